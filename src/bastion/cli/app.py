@@ -1,0 +1,34 @@
+"""The Typer application; each command lives in its own module and only parses arguments."""
+
+from __future__ import annotations
+
+import typer
+
+from bastion import __version__
+from bastion.cli import demo, rules, scan
+
+app = typer.Typer(
+    name="bastion",
+    help="Bastion secures AI systems: it finds what can attack, leak, drift or discriminate, and helps prove it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"bastion {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", "-V", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    """Bastion: security for AI systems."""
+
+
+app.command("scan")(scan.scan_command)
+app.command("rules")(rules.rules_command)
+app.command("demo")(demo.demo_command)

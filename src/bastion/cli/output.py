@@ -1,0 +1,31 @@
+"""Writing reports: to stdout, or atomically to a file so a crash never leaves half a report."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+
+def write_report(text: str, output: Path | None) -> None:
+    """Print ``text`` or write it to ``output`` via a temporary file and rename."""
+    if output is None or str(output) == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    if str(output) in ("/dev/null", os.devnull) or output.is_char_device():
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    folder = output.parent if str(output.parent) else Path(".")
+    fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, output)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,116 @@
+"""Settings: ``BASTION_HOME`` and the project file ``bastion.toml``.
+
+The project file is read from the current directory or from ``--config``, never from the scanned tree: a
+malicious repository must not be able to configure the scan that judges it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+CONFIG_NAME = "bastion.toml"
+
+
+def bastion_home() -> Path:
+    """Where persistent state lives: ``$BASTION_HOME``, default ``~/.bastion`` (created on demand by users)."""
+    return Path(os.environ.get("BASTION_HOME") or Path.home() / ".bastion")
+
+
+class ConfigError(ValueError):
+    """The project file is invalid; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds applied to every target; exceeding one makes the target ``incomplete`` (exit 2)."""
+
+    max_file_bytes: int = 64 * 1024**3
+    """Largest file examined."""
+    max_decompressed_bytes: int = 16 * 1024**3
+    """Total bytes decompressed from archives and compressed wrappers, per target."""
+    max_member_bytes: int = 8 * 1024**3
+    """Largest single archive member examined."""
+    max_members: int = 100_000
+    """Members examined per archive."""
+    max_depth: int = 8
+    """Containers inside containers, and pickles inside pickles."""
+    max_opcodes: int = 500_000_000
+    """Pickle opcodes executed per stream."""
+    timeout_seconds: float = 600.0
+    """Wall time per target."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the project file can set."""
+
+    limits: Limits = field(default_factory=Limits)
+    """Bounds per target."""
+    pickle_allow: frozenset[tuple[str, str]] = frozenset()
+    """Extra exact ``(module, qualname)`` globals the project allows in pickles."""
+    exclude: tuple[str, ...] = (".git", ".hg", ".svn")
+    """Directory names not walked."""
+    source: str | None = None
+    """The file these settings came from, if any."""
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read ``path`` (or ``./bastion.toml`` when present); defaults when there is none."""
+    if path is None:
+        candidate = Path.cwd() / CONFIG_NAME
+        if not candidate.is_file():
+            return Settings()
+        path = candidate
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return _settings_from(data, str(path))
+
+
+def _settings_from(data: dict[str, Any], origin: str) -> Settings:
+    known = {"limits", "pickle", "scan"}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{origin}: unknown section [{key}] (known: {', '.join(sorted(known))})")
+    limits = _limits_from(data.get("limits", {}), origin)
+    allow = _allow_from(data.get("pickle", {}), origin)
+    scan = data.get("scan", {})
+    exclude = scan.get("exclude", list(Settings.exclude))
+    if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
+        raise ConfigError(f"{origin}: [scan] exclude must be a list of directory names")
+    return Settings(limits=limits, pickle_allow=allow, exclude=tuple(exclude), source=origin)
+
+
+def _limits_from(table: dict[str, Any], origin: str) -> Limits:
+    names = {f.name: f for f in fields(Limits)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in names:
+            raise ConfigError(f"{origin}: [limits] {key} is not a known limit ({', '.join(sorted(names))})")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{origin}: [limits] {key} must be a positive number, got {value!r}")
+        values[key] = float(value) if key == "timeout_seconds" else int(value)
+    return Limits(**values)
+
+
+def _allow_from(table: dict[str, Any], origin: str) -> frozenset[tuple[str, str]]:
+    for key in table:
+        if key != "allow":
+            raise ConfigError(f"{origin}: [pickle] {key} is not a known key (known: allow)")
+    entries = table.get("allow", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{origin}: [pickle] allow must be a list of 'module qualname' strings")
+    allow = set()
+    for index, entry in enumerate(entries):
+        parts = entry.split() if isinstance(entry, str) else []
+        if len(parts) != 2 or not all(p.replace(".", "_").isidentifier() for p in parts):
+            raise ConfigError(f"{origin}: [pickle] allow[{index}] must be 'module qualname', got {entry!r}")
+        allow.add((parts[0], parts[1]))
+    return frozenset(allow)

@@ -1,0 +1,319 @@
+"""The model-file check: recognise content, open containers, and run the pickle analyser on every pickle inside.
+
+Formats are recognised by content, never by name. Containers are opened as leniently as the loaders users
+run (PyTorch zips with bad CRCs or odd flags, pickles stacked in one stream, joblib arrays inline, NumPy object
+arrays, gzip/bz2/xz/zip/tar/7z wrappers), and everything is bounded by ``Settings.limits``.
+"""
+
+from __future__ import annotations
+
+import ast
+import mmap
+import os
+import re
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+
+from bastion.config import Limits, Settings
+from bastion.findings import Finding, Location, Severity
+from bastion.scan.check import CheckOutcome, Target
+from bastion.supplychain import archives
+from bastion.supplychain.pickle import (
+    AnalysisLimits,
+    BufferSource,
+    FileSource,
+    Hit,
+    MachineLimits,
+    Policy,
+    Source,
+    analyse_stream,
+)
+from bastion.taxonomy import rule
+
+# Extensions that promise a model or serialized object: unrecognised content under them is not a pass.
+MODEL_SUFFIXES = frozenset(
+    ".pkl .pickle .pk .p .pt .pth .bin .ckpt .joblib .jbl .npy .npz .sav .model .mdl .dill .cloudpkl .pt2 .tar "
+    ".zip .7z .gz .bz2 .xz .lzma .dat .data".split()
+)
+_TORCH_STORAGE = re.compile(r"(^|/)data/\d+$")
+
+
+@dataclass
+class _Run:
+    """State for examining one target: where findings go, what was not examined, and the budgets."""
+
+    target: Target
+    policy: Policy
+    limits: Limits
+    deadline: float
+    findings: list[Finding] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    decompressed: int = 0
+
+    def where(self, member: str | None) -> str:
+        return f"{self.target.path}{'!' + member if member else ''}"
+
+    def add(self, rule_id: str, title: str, detail: str, member: str | None, offset: int | None,
+            evidence: str = "", severity: Severity | None = None) -> None:
+        entry = rule(rule_id)
+        self.findings.append(Finding(
+            rule_id=rule_id,
+            severity=severity if severity is not None else entry.severity,
+            title=title,
+            detail=detail,
+            location=Location(self.target.path, member, offset),
+            evidence=evidence,
+            remediation=entry.remediation,
+            refs=entry.refs,
+        ))
+
+    def not_examined(self, member: str | None, why: str) -> None:
+        self.incomplete.append(f"{self.where(member)}: {why}")
+
+
+def sniff(head: bytes) -> str | None:
+    """The container or serialization format that ``head`` starts with, or None."""
+    if head[:6] == b"\x93NUMPY":
+        return "npy"
+    kind = archives.sniff_compression(head)
+    if kind is not None:
+        return kind
+    if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
+        return "pickle"
+    return None
+
+
+def _probe_pickle(source: Source, policy: Policy) -> bool:
+    """Whether a stream without a PROTO header is a protocol 0/1 pickle (it runs, or imports a real name)."""
+    probe = BufferSource(source.read_at(0, 1 << 16))
+    result = analyse_stream(probe, policy, AnalysisLimits(machine=MachineLimits(max_opcodes=200_000), max_depth=0))
+    if result.pickles:
+        return True
+    if any(h.why != "names an invalid or obfuscated identifier" for h in result.hits):
+        return True
+    return result.malformed is not None and result.opcodes >= 8 and result.malformed.offset >= probe.size - 64
+
+
+class ModelFileCheck:
+    """Finds code hidden in model files (pickle-based formats and the containers they come in)."""
+
+    name = "model-files"
+
+    def examine(self, target: Target, settings: Settings) -> CheckOutcome:
+        """Examine one file; never imports, unpickles or executes any of it."""
+        limits = settings.limits
+        run = _Run(target, Policy(settings.pickle_allow), limits, time.monotonic() + limits.timeout_seconds)
+        if target.size > limits.max_file_bytes:
+            run.not_examined(None, f"file of {target.size} bytes exceeds max_file_bytes={limits.max_file_bytes}")
+            return CheckOutcome("too-large", [], run.incomplete)
+        with ExitStack() as stack:
+            fd = os.open(target.fs_path, os.O_RDONLY)
+            stack.callback(os.close, fd)
+            source = FileSource(fd, target.size)
+            head = source.read_at(0, 512)
+            kind = sniff(head)
+            if kind in ("pickle", "npy") or target.size == 0:
+                self._blob(run, source, None, 0, lambda: memoryview(b""), kind_hint=kind)
+            else:
+                mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+                stack.callback(_close_quietly, mapped)
+                self._blob(run, BufferSource(mapped), None, 0, lambda: memoryview(mapped), kind_hint=kind)
+        recognised = run.kinds[0] if run.kinds else None
+        if recognised is None and target.fs_path.suffix.lower() in MODEL_SUFFIXES and target.size:
+            run.not_examined(None, f"the name suggests a model file ({target.fs_path.suffix}) but the content is "
+                                   "not a format Bastion recognises")
+            recognised = "unrecognised"
+        return CheckOutcome(recognised, _dedupe(run.findings), run.incomplete)
+
+    # ---- dispatch ----
+    def _blob(self, run: _Run, source: Source, member: str | None, depth: int,
+              buffer: object, kind_hint: str | None = None) -> None:
+        if depth > run.limits.max_depth:
+            run.not_examined(member, f"containers nested deeper than max_depth={run.limits.max_depth}")
+            return
+        if time.monotonic() > run.deadline:
+            run.not_examined(member, f"time limit of {run.limits.timeout_seconds} s reached")
+            return
+        kind = kind_hint if kind_hint is not None else sniff(source.read_at(0, 512))
+        if kind is None and _looks_like_tar(source):
+            kind = "tar"
+        if kind is None and source.size and _probe_pickle(source, run.policy):
+            kind = "pickle"
+        if kind is None:
+            return
+        run.kinds.append(kind)
+        if kind == "pickle":
+            self._pickle(run, source, member, 0)
+        elif kind == "npy":
+            self._npy(run, source, member)
+        else:
+            view = buffer() if callable(buffer) else memoryview(source.read_at(0, source.size))
+            self._container(run, kind, view, member, depth)
+
+    def _pickle(self, run: _Run, source: Source, member: str | None, base: int) -> None:
+        limits = AnalysisLimits(
+            machine=MachineLimits(max_opcodes=run.limits.max_opcodes, deadline=run.deadline),
+            max_depth=run.limits.max_depth,
+        )
+        result = analyse_stream(source, run.policy, limits)
+        for hit in result.hits:
+            self._report_hit(run, hit, member, base)
+        if result.malformed is not None:
+            run.add("BST-PKL-011", "Pickle stream is malformed",
+                    f"The stream stops being a valid pickle: {result.malformed}. A real unpickler stops here too; "
+                    "what came before was examined, and the rest was swept for global references.",
+                    member, base + result.malformed.offset)
+            run.not_examined(member, f"malformed pickle ({result.malformed})")
+        if result.limit is not None:
+            run.not_examined(member, f"pickle analysis stopped: {result.limit}")
+        for why in result.nested_incomplete:
+            run.not_examined(member, why)
+
+    def _report_hit(self, run: _Run, hit: Hit, member: str | None, base: int) -> None:
+        entry = rule(hit.rule_id)
+        where = (member or "") + hit.member_suffix
+        calls = f"; called {hit.calls} time{'s' if hit.calls != 1 else ''}" if hit.calls else "; not called directly"
+        seen = f"referenced {hit.imports} time{'s' if hit.imports != 1 else ''}{calls}"
+        run.add(hit.rule_id, f"{entry.title}: {hit.subject}",
+                f"{hit.subject} {hit.why} ({seen}). {entry.description}",
+                where or None, base + hit.offset, evidence=hit.evidence or hit.subject, severity=hit.severity)
+
+    def _npy(self, run: _Run, source: Source, member: str | None) -> None:
+        head = source.read_at(0, 12)
+        major = head[6] if len(head) > 6 else 0
+        width = 2 if major == 1 else 4
+        if len(head) < 8 + width or major not in (1, 2, 3):
+            run.not_examined(member, "truncated or unknown NumPy header")
+            return
+        length = int.from_bytes(head[8 : 8 + width], "little")
+        if length > 1 << 20:
+            run.not_examined(member, f"NumPy header of {length} bytes is implausibly large")
+            return
+        start = 8 + width
+        raw = source.read_at(start, length)
+        try:
+            header = ast.literal_eval(raw.decode("latin-1"))
+            descr = header["descr"]
+        except (ValueError, SyntaxError, KeyError, TypeError, MemoryError, RecursionError):
+            run.not_examined(member, "NumPy header is not a valid dictionary literal")
+            return
+        if not _has_object(descr):
+            return
+        offset = start + length
+        run.add("BST-NPY-001", "NumPy file holds pickled object arrays",
+                f"dtype {str(descr)[:80]} stores Python objects as an embedded pickle at byte {offset}; it is "
+                "scanned below.", member, offset)
+        self._pickle(run, _Slice(source, offset), member, offset)
+
+    # ---- containers ----
+    def _container(self, run: _Run, kind: str, view: memoryview, member: str | None, depth: int) -> None:
+        limits = archives.ArchiveLimits(
+            max_members=run.limits.max_members,
+            max_member_bytes=run.limits.max_member_bytes,
+            max_total_bytes=max(0, run.limits.max_decompressed_bytes - run.decompressed),
+        )
+        try:
+            if kind == "zip":
+                self._zip(run, view, member, depth, limits)
+            elif kind in ("tar", "7z"):
+                reader = archives.iter_tar if kind == "tar" else archives.iter_7z
+                for entry, read in reader(view, limits):
+                    self._member(run, entry, read, member, depth)
+            else:
+                room = min(run.limits.max_member_bytes, limits.max_total_bytes)
+                data = archives.decompress(kind, view, room)
+                run.decompressed += len(data)
+                inner = f"{member}!{kind}" if member else f"<{kind}>"
+                self._blob(run, BufferSource(data), inner, depth + 1, lambda: memoryview(data))
+        except archives.LimitExceeded as exc:
+            run.not_examined(member, f"{kind}: {exc}")
+        except archives.ArchiveError as exc:
+            run.not_examined(member, f"{kind} could not be read: {exc}")
+
+    def _zip(self, run: _Run, view: memoryview, member: str | None, depth: int,
+             limits: archives.ArchiveLimits) -> None:
+        entries = list(archives.iter_zip(view, limits))
+        torch_zip = any(e.name.endswith("data.pkl") for e in entries)
+        for entry in entries:
+            if torch_zip and _TORCH_STORAGE.search(entry.name):
+                continue  # raw tensor bytes: torch never unpickles storages
+            self._member(run, entry, lambda e=entry: archives.read_zip_member(view, e, limits), member, depth)
+        if torch_zip and "pytorch-zip" not in run.kinds:
+            run.kinds.insert(0, "pytorch-zip")
+
+    def _member(self, run: _Run, entry: archives.Member, read: object, parent: str | None, depth: int) -> None:
+        name = f"{parent}!{entry.name}" if parent else entry.name
+        if entry.is_dir:
+            return
+        if _escapes(entry.name) or entry.is_link:
+            target = f" -> {entry.link_target}" if entry.link_target else ""
+            run.add("BST-ARC-001", f"Archive member path escapes the extraction folder: {entry.name}{target}",
+                    "Extracting this archive with a tool that honours such names writes outside the target "
+                    "folder.", name, entry.offset if entry.offset >= 0 else None, evidence=entry.name)
+            if entry.is_link:
+                return
+        if entry.encrypted:
+            run.not_examined(name, "member is encrypted")
+            return
+        try:
+            data = read() if callable(read) else b""
+        except archives.LimitExceeded as exc:
+            run.not_examined(name, str(exc))
+            return
+        except archives.ArchiveError as exc:
+            run.not_examined(name, f"could not be read: {exc}")
+            return
+        if not isinstance(data, memoryview) or entry.method != "stored":
+            run.decompressed += len(data)
+        self._blob(run, BufferSource(data), name, depth + 1, lambda: memoryview(data))
+
+
+class _Slice:
+    """A window onto part of another source (the pickle after a NumPy header)."""
+
+    def __init__(self, source: Source, start: int) -> None:
+        self._source = source
+        self._start = start
+        self.size = max(0, source.size - start)
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        return self._source.read_at(self._start + offset, min(length, self.size - offset))
+
+
+def _close_quietly(mapped: mmap.mmap) -> None:
+    """Unmap now if no member view is still alive; otherwise the mapping goes when the views are collected."""
+    try:
+        mapped.close()
+    except BufferError:
+        pass
+
+
+def _has_object(descr: object) -> bool:
+    if isinstance(descr, str):
+        return "O" in descr.lstrip("<>|=")[:1]
+    if isinstance(descr, (list, tuple)):
+        return any(_has_object(part) for part in descr)
+    return False
+
+
+def _escapes(name: str) -> bool:
+    normal = name.replace("\\", "/")
+    return normal.startswith("/") or re.match(r"^[A-Za-z]:", normal) is not None or ".." in normal.split("/")
+
+
+def _looks_like_tar(source: Source) -> bool:
+    return source.size >= 512 and source.read_at(257, 5) == b"ustar"
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """Keep findings in order, dropping exact duplicates (a container can repeat a member)."""
+    seen: set[tuple[str, str, str | None, int | None]] = set()
+    unique = []
+    for f in findings:
+        key = (f.rule_id, f.title, f.location.member, f.location.offset)
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique
