@@ -52,6 +52,8 @@ class Settings:
     """Bounds per target."""
     pickle_allow: frozenset[tuple[str, str]] = frozenset()
     """Extra exact ``(module, qualname)`` globals the project allows in pickles."""
+    hash_files: bool = True
+    """Whether each target's SHA-256 goes into the report (costs one read of every file)."""
     exclude: tuple[str, ...] = (".git", ".hg", ".svn")
     """Directory names not walked."""
     source: str | None = None

@@ -7,7 +7,6 @@ from pathlib import Path
 import typer
 
 from bastion.cli.output import write_report
-from bastion.demo import build_demo_project
 from bastion.findings import Severity
 from bastion.reports import JsonFormat, TableFormat
 from bastion.scan import scan
@@ -17,6 +16,8 @@ def demo_command(
     folder: Path = typer.Argument(Path("bastion-demo"), help="Where to write the sample project."),
 ) -> None:
     """Write a sample AI project (benign and trojaned models), scan it and write the report beside it."""
+    from bastion.demo import build_demo_project
+
     written = build_demo_project(folder)
     typer.echo(f"Wrote a sample AI project to {folder}/ ({len(written)} files):")
     for path in written:
@@ -26,6 +27,5 @@ def demo_command(
     typer.echo(TableFormat(color=False).render(result), nl=False)
     report = folder / "bastion-report.json"
     write_report(JsonFormat().render(result), report)
-    worst = result.worst()
     typer.echo(f"\nJSON report: {report}. `bastion scan {folder}` exits {result.exit_code(Severity.MEDIUM)}: "
                "the trojaned files are critical; the benign models raise nothing.")

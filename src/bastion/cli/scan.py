@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +52,13 @@ def scan_command(
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here instead of stdout."),
     fail_on: str = typer.Option("medium", "--fail-on", help="Exit 1 when a finding is at or above this severity."),
     config: Path | None = typer.Option(None, "--config", help="Project file (default: ./bastion.toml if present)."),
+    hash_files: bool = typer.Option(True, "--hash/--no-hash", help="Record each file's SHA-256 in the report."),
 ) -> None:
     """Examine model files and project trees; exit 0 clean, 1 findings at --fail-on, 2 not examined completely."""
     try:
         threshold = Severity.parse(fail_on)
         renderer = get_format(format)
-        settings = load_settings(config)
+        settings = replace(load_settings(config), hash_files=hash_files)
     except (ValueError, ConfigError) as exc:
         typer.echo(f"bastion scan: {exc}", err=True)
         raise typer.Exit(2) from None

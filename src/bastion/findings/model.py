@@ -31,7 +31,7 @@ class Severity(enum.IntEnum):
             raise ValueError(f"unknown severity {text!r}; choose one of: {choices}") from None
 
 
-class TargetStatus(str, enum.Enum):
+class TargetStatus(enum.StrEnum):
     """Whether a target was examined completely."""
 
     SCANNED = "scanned"

@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from bastion.config import Settings
-from bastion.findings import Finding, ScanResult, Severity, TargetResult, TargetStatus
+from bastion.findings import Finding, ScanResult, TargetResult, TargetStatus
 from bastion.scan.check import Check, CheckOutcome, Target
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -140,11 +140,14 @@ def scan(
                     errors.append(f"{item.path}: {item.reason}")
                 targets.append(TargetResult(item.path, "unknown", None, TargetStatus.SKIPPED, item.reason))
                 continue
-            digest: Future[str | None] = hasher.submit(_sha256, item.fs_path)
+            digest: Future[str | None] | None = None
+            if settings.hash_files:
+                digest = hasher.submit(_sha256, item.fs_path)
             kind, found, incomplete = _examine(item, checks, settings)
             findings.extend(found)
             status, reason = _status(kind, incomplete)
-            targets.append(TargetResult(item.path, kind, digest.result(), status, reason, item.size))
+            sha256 = digest.result() if digest else None
+            targets.append(TargetResult(item.path, kind, sha256, status, reason, item.size))
         if progress is not None:
             progress(len(discovered), len(discovered), "")
     findings.sort(key=lambda f: (-f.severity, f.location.path, f.location.member or "", f.location.offset or 0))
@@ -157,8 +160,3 @@ def _status(kind: str, incomplete: list[str]) -> tuple[TargetStatus, str | None]
     if kind == "unknown":
         return TargetStatus.SKIPPED, "content is not a format any check examines"
     return TargetStatus.SCANNED, None
-
-
-def threshold(name: str) -> Severity:
-    """Parse a ``--fail-on`` value."""
-    return Severity.parse(name)

@@ -12,7 +12,7 @@ import mmap
 import os
 import re
 import time
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 
 from bastion.config import Limits, Settings
@@ -32,10 +32,11 @@ from bastion.supplychain.pickle import (
 from bastion.taxonomy import rule
 
 # Extensions that promise a model or serialized object: unrecognised content under them is not a pass.
-MODEL_SUFFIXES = frozenset(
-    ".pkl .pickle .pk .p .pt .pth .bin .ckpt .joblib .jbl .npy .npz .sav .model .mdl .dill .cloudpkl .pt2 .tar "
-    ".zip .7z .gz .bz2 .xz .lzma .dat .data".split()
-)
+MODEL_SUFFIXES = frozenset({
+    ".pkl", ".pickle", ".pk", ".p", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".jbl", ".npy", ".npz", ".sav",
+    ".model", ".mdl", ".dill", ".cloudpkl", ".pt2", ".tar", ".zip", ".7z", ".gz", ".bz2", ".xz", ".lzma", ".dat",
+    ".data",
+})
 _TORCH_STORAGE = re.compile(r"(^|/)data/\d+$")
 
 
@@ -118,8 +119,10 @@ class ModelFileCheck:
                 self._blob(run, source, None, 0, lambda: memoryview(b""), kind_hint=kind)
             else:
                 mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+                if hasattr(mmap, "MADV_RANDOM"):  # headers are read here and there: no readahead of tensor data
+                    mapped.madvise(mmap.MADV_RANDOM)
                 stack.callback(_close_quietly, mapped)
-                self._blob(run, BufferSource(mapped), None, 0, lambda: memoryview(mapped), kind_hint=kind)
+                self._blob(run, BufferSource(memoryview(mapped)), None, 0, lambda: memoryview(mapped), kind_hint=kind)
         recognised = run.kinds[0] if run.kinds else None
         if recognised is None and target.fs_path.suffix.lower() in MODEL_SUFFIXES and target.size:
             run.not_examined(None, f"the name suggests a model file ({target.fs_path.suffix}) but the content is "
@@ -284,10 +287,8 @@ class _Slice:
 
 def _close_quietly(mapped: mmap.mmap) -> None:
     """Unmap now if no member view is still alive; otherwise the mapping goes when the views are collected."""
-    try:
+    with suppress(BufferError):
         mapped.close()
-    except BufferError:
-        pass
 
 
 def _has_object(descr: object) -> bool:

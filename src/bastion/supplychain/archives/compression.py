@@ -35,8 +35,8 @@ _IN_CHUNK = 1 << 16
 _OUT_CHUNK = 1 << 22
 """Most output requested per step, so the output buffer grows in modest increments."""
 
-_LZMA_MEMLIMIT = 1 << 30
-"""liblzma allocates the declared dictionary up front; refuse headers asking for more than this."""
+_LZMA_MEMLIMIT = 256 * 1024**2
+"""liblzma allocates the declared dictionary up front; refuse headers asking for more (xz -9 needs 65 MiB)."""
 
 _MAX_STALLS = 3
 """Consecutive steps without output or input before a decoder is declared stuck (guards against hangs)."""

@@ -36,12 +36,16 @@ def _open(view: memoryview) -> tarfile.TarFile:
         raise ArchiveError(f"not a readable tar archive: {exc}") from exc
 
 
-def _next(archive: tarfile.TarFile) -> tarfile.TarInfo | None:
-    offset = archive.offset
+def _next(archive: tarfile.TarFile, previous: int) -> tarfile.TarInfo | None:
+    """Next header after the one at offset ``previous``, or None at the end of the archive."""
     try:
-        return archive.next()
+        info = archive.next()
     except Exception as exc:
-        raise ArchiveError(f"corrupt tar header near offset {offset}: {exc}") from exc
+        raise ArchiveError(f"corrupt tar header near offset {archive.offset}: {exc}") from exc
+    # A negative base-256 size would send tarfile back to an earlier header, forever.
+    if info is not None and (info.size < 0 or info.offset <= previous):
+        raise ArchiveError(f"corrupt tar header at offset {info.offset}: size {info.size} does not advance")
+    return info
 
 
 def _member(info: tarfile.TarInfo) -> Member:
@@ -105,8 +109,8 @@ def iter_tar(buf: Buffer, limits: ArchiveLimits = DEFAULT_LIMITS) -> Iterator[tu
     view = as_view(buf)
     archive = _open(view)
     budget = ByteBudget(limits)
-    count = 0
-    while (info := _next(archive)) is not None:
-        count += 1
+    count, previous = 0, -1
+    while (info := _next(archive, previous)) is not None:
+        count, previous = count + 1, info.offset
         check_member_count(count, limits, info.name)
         yield _member(info), _reader(view, archive, info, budget)

@@ -236,9 +236,10 @@ class StreamAnalyzer:
                       "BUILD sets attributes on an imported module, class or function", offset,
                       evidence=f"state {short_repr(state)}")
             return None
-        if isinstance(target, Call) and isinstance(target.func, Global) and isinstance(state, Box):
-            if target.func.name == "NumpyArrayWrapper" and target.func.module.endswith("numpy_pickle"):
-                return self._skip_joblib_array(state, offset, resume_at)
+        func = target.func if isinstance(target, Call) else None
+        if isinstance(func, Global) and isinstance(state, Box) and func.name == "NumpyArrayWrapper" \
+                and func.module.endswith("numpy_pickle"):
+            return self._skip_joblib_array(state, offset, resume_at)
         return None
 
     def _skip_joblib_array(self, state: Box, offset: int, resume_at: int) -> int:

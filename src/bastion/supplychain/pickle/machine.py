@@ -30,6 +30,7 @@ _MAX_TEXT = 1 << 20  # longer strings are not decoded (they cannot be module nam
 _MAX_LINE = 1 << 20
 _MISSING = -(1 << 62)
 _MAX_RICH = 2_000_000
+_MAX_MEMO_BOXES = 10_000  # containers kept in the memo for evidence; later ones are memoized as inert
 
 _unpack_i = struct.Struct("<i").unpack_from
 _unpack_I = struct.Struct("<I").unpack_from
@@ -175,6 +176,7 @@ class Machine:
         sparse: dict[int, int] = {}
         rich: list[object] = []
         memo_len = 0
+        boxes = 0
         str_obj: object = None
         str_off = -1
         proto = 0
@@ -235,6 +237,13 @@ class Machine:
                     t = 0
                 elif v is str_obj:
                     t = str_off + 1
+                elif type(v) is Box:
+                    boxes += 1
+                    if boxes < _MAX_MEMO_BOXES and len(rich) < _MAX_RICH:
+                        rich.append(v)
+                        t = -len(rich)
+                    else:
+                        t = 0
                 elif len(rich) < _MAX_RICH or isinstance(v, (Global, Call, Bytes)):
                     rich.append(v)
                     t = -len(rich)
@@ -324,13 +333,13 @@ class Machine:
                 value = stack.pop()
                 key = stack.pop()
                 if isinstance(stack[-1], Box):
-                    stack[-1].add([key, value])  # type: ignore[union-attr]
+                    stack[-1].add([key, value])
             elif op == 0x61:  # APPEND
                 if len(stack) < 2:
                     raise PickleError("stack underflow", at)
                 value = stack.pop()
                 if isinstance(stack[-1], Box):
-                    stack[-1].add([value])  # type: ignore[union-attr]
+                    stack[-1].add([value])
             elif op in (0x58, 0x8D, 0x54, 0x55):  # BINUNICODE BINUNICODE8 BINSTRING SHORT_BINSTRING
                 width = 1 if op == 0x55 else 8 if op == 0x8D else 4
                 if end - pos < width:

@@ -162,7 +162,7 @@ class Box:
 
     def get(self, key: str) -> object:
         """The value stored under ``key`` in a dict box, or None."""
-        for k, v in zip(self.items[::2], self.items[1::2]):
+        for k, v in zip(self.items[::2], self.items[1::2], strict=False):
             if k == key:
                 return v
         return None
