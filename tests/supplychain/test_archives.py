@@ -13,6 +13,7 @@ import io
 import lzma
 import mmap
 import os
+import pickletools
 import stat
 import struct
 import tarfile
@@ -47,7 +48,7 @@ MiB = 1024**2
 PICKLESCAN = Path("/work/shared/data/models/picklescan-tests")
 PICKLE = b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00\x8c\x08builtins\x94."  # bytes only, never loaded
 SMALL = ArchiveLimits(max_members=64, max_member_bytes=2 * MiB, max_total_bytes=4 * MiB, max_ratio=200.0)
-PICKLE_OPCODES = frozenset(b"\x80(.0123456789:;<=>?@BCFGIJKLMNPQRSTUVXabcdeghijklmopqrstuu}]\x81\x82\x83\x84\x85")
+PICKLE_OPCODES = frozenset(op.code.encode("latin-1")[0] for op in pickletools.opcodes)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -340,6 +341,21 @@ def test_zip_short_central_directory_gets_missing_members_from_local_scan() -> N
     assert read_all(bytes(data)) == entries
 
 
+def test_zip_local_walk_skips_over_a_stored_inner_zip() -> None:
+    inner = make_zip([("inner.pkl", PICKLE)], compression=zipfile.ZIP_STORED)
+    outer = make_zip([("nested.zip", inner), ("after", b"x")], compression=zipfile.ZIP_STORED)
+    outer_directory = struct.unpack_from("<I", outer, offsets(outer, b"PK\x05\x06")[-1] + 16)[0]
+    assert read_all(outer[:outer_directory]) == [("nested.zip", inner), ("after", b"x")]
+
+
+def test_zip_local_walk_recovers_from_an_impossible_size() -> None:
+    data = bytearray(make_zip([("first", b"1" * 100), ("data.pkl", PICKLE)], compression=zipfile.ZIP_STORED))
+    data[18:22] = struct.pack("<I", 0x7FFFFFFF)  # first local header's compressed size
+    members = list(iter_zip(bytes(data[: central_start(bytes(data))])))
+    assert [m.name for m in members] == ["first", "data.pkl"]
+    assert bytes(read_zip_member(bytes(data), members[1], SMALL)) == PICKLE
+
+
 def test_zip_data_descriptors_without_central_directory() -> None:
     sink = Unseekable()
     with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -563,7 +579,11 @@ def test_tar_readers_work_after_iteration_and_duplicates_are_kept() -> None:
 
 
 def test_tar_bounds() -> None:
-    data = make_tar(lambda a: [add_file(a, f"f{i}", bytes(600_000)) for i in range(8)])  # type: ignore[func-returns-value]
+    def add(archive: tarfile.TarFile) -> None:
+        for index in range(8):
+            add_file(archive, f"f{index}", bytes(600_000))
+
+    data = make_tar(add)
     with pytest.raises(LimitExceeded, match="max_members"):
         tar_contents(data, ArchiveLimits(max_members=5))
     with pytest.raises(LimitExceeded, match="max_member_bytes"):
@@ -755,7 +775,14 @@ def test_sniff_compression(head: bytes, expected: str | None) -> None:
 FUZZ_LIMITS = ArchiveLimits(max_members=50, max_member_bytes=MiB, max_total_bytes=2 * MiB, max_ratio=50.0)
 VALID_ZIP = make_zip([("data.pkl", PICKLE), ("data/0", b"abc" * 300), ("s", b"stored")])
 VALID_ZIP_STORED = make_zip([("data.pkl", PICKLE), ("x/", b"")], compression=zipfile.ZIP_STORED)
-VALID_TAR = make_tar(lambda a: (add_file(a, "data.pkl", PICKLE), add_link(a, "l", "data.pkl", tarfile.SYMTYPE)))
+
+
+def _fuzz_tar_members(archive: tarfile.TarFile) -> None:
+    add_file(archive, "data.pkl", PICKLE)
+    add_link(archive, "l", "data.pkl", tarfile.SYMTYPE)
+
+
+VALID_TAR = make_tar(_fuzz_tar_members)
 
 
 def exercise_zip(data: bytes) -> None:
@@ -853,7 +880,7 @@ def looks_like_pickle(data: bytes) -> bool:
 def test_picklescan_zip_variants_expose_the_pickle(name: str) -> None:
     data = sample(name)
     contents = [bytes(read_zip_member(data, m, SMALL)) for m in iter_zip(data, SMALL)]
-    assert any(c.startswith(b"\x80") or looks_like_pickle(c) for c in contents)
+    assert any(looks_like_pickle(c) for c in contents)
 
 
 @needs_samples

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
-
+from bastion.plugins import plugins
 from bastion.reports.interface import Format
 from bastion.reports.json_format import JsonFormat, report_dict
 from bastion.reports.sarif import SarifFormat, sarif_dict
@@ -15,8 +14,10 @@ _BUILTIN: dict[str, type] = {"table": TableFormat, "json": JsonFormat, "sarif": 
 def available_formats() -> dict[str, type]:
     """Format name -> class, the built-in ones plus any registered by plug-ins."""
     formats = dict(_BUILTIN)
-    for entry in entry_points(group="bastion.formats"):
-        formats.setdefault(entry.name, entry.load())
+    for entry in plugins("bastion.formats"):
+        loaded = entry.load()
+        if isinstance(loaded, type):
+            formats.setdefault(entry.name, loaded)
     return formats
 
 

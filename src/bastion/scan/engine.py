@@ -9,11 +9,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from pathlib import Path
 
 from bastion.config import Settings
 from bastion.findings import Finding, ScanResult, TargetResult, TargetStatus
+from bastion.plugins import plugins
 from bastion.scan.check import Check, CheckOutcome, Target
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -78,8 +78,9 @@ def _walk(given: str, root: Path, settings: Settings) -> Iterator[Target | Skipp
 def load_checks() -> list[Check]:
     """Every check registered under the ``bastion.checks`` entry-point group (Bastion's own included)."""
     checks: list[Check] = []
-    for entry in sorted(entry_points(group="bastion.checks"), key=lambda e: e.name):
+    for entry in plugins("bastion.checks"):
         factory = entry.load()
+        assert callable(factory), f"entry point {entry.name} is not callable"
         checks.append(factory())
     if not checks:  # running from a source tree without installed metadata
         from bastion.supplychain import ModelFileCheck

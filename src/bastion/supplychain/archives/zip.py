@@ -258,7 +258,8 @@ def _local_member(view: memoryview, pos: int) -> tuple[Member, int] | None:
         data_end, next_pos = _descriptor_end(view, data_start)
         csize = data_end - data_start
     else:
-        next_pos = data_start + csize
+        # An impossible size is corrupt: keep searching right after the header rather than give up.
+        next_pos = data_start + csize if data_start + csize <= len(view) else data_start
     name = _decode_name(bytes(view[pos + _LOCAL.size : name_end]), flags)
     member = Member(
         name=name,
