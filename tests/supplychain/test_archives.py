@@ -345,7 +345,11 @@ def test_zip_local_walk_skips_over_a_stored_inner_zip() -> None:
     inner = make_zip([("inner.pkl", PICKLE)], compression=zipfile.ZIP_STORED)
     outer = make_zip([("nested.zip", inner), ("after", b"x")], compression=zipfile.ZIP_STORED)
     outer_directory = struct.unpack_from("<I", outer, offsets(outer, b"PK\x05\x06")[-1] + 16)[0]
-    assert read_all(outer[:outer_directory]) == [("nested.zip", inner), ("after", b"x")]
+    cut = outer[:outer_directory]
+    with zipfile.ZipFile(io.BytesIO(cut)) as archive:  # zipfile now finds the inner directory and reads that
+        assert archive.namelist() == ["inner.pkl"]
+    # The scanner reports what zipfile sees, then the outer members that only the local headers show.
+    assert read_all(cut) == [("inner.pkl", PICKLE), ("nested.zip", inner), ("after", b"x")]
 
 
 def test_zip_local_walk_recovers_from_an_impossible_size() -> None:
@@ -354,6 +358,19 @@ def test_zip_local_walk_recovers_from_an_impossible_size() -> None:
     members = list(iter_zip(bytes(data[: central_start(bytes(data))])))
     assert [m.name for m in members] == ["first", "data.pkl"]
     assert bytes(read_zip_member(bytes(data), members[1], SMALL)) == PICKLE
+
+
+def test_zip_members_hidden_from_the_central_directory_are_listed() -> None:
+    """A streaming reader (local headers) would see 'hidden.pkl'; zipfile would not. Report both views."""
+    data = make_zip([("shown", b"benign"), ("hidden.pkl", PICKLE)], compression=zipfile.ZIP_STORED)
+    cd, eocd = central_start(data), offsets(data, b"PK\x05\x06")[-1]
+    first_entry = data[cd : cd + 46 + len("shown")]
+    doctored = bytearray(data[:cd] + first_entry + data[eocd:])
+    end = len(doctored) - 22
+    doctored[end + 8 : end + 16] = struct.pack("<HHI", 1, 1, len(first_entry))
+    with zipfile.ZipFile(io.BytesIO(bytes(doctored))) as archive:
+        assert archive.namelist() == ["shown"]
+    assert read_all(bytes(doctored)) == [("shown", b"benign"), ("hidden.pkl", PICKLE)]
 
 
 def test_zip_data_descriptors_without_central_directory() -> None:

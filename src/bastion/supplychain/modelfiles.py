@@ -14,6 +14,7 @@ import re
 import time
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
+from functools import partial
 
 from bastion.config import Limits, Settings
 from bastion.findings import Finding, Location, Severity
@@ -239,10 +240,12 @@ class ModelFileCheck:
              limits: archives.ArchiveLimits) -> None:
         entries = list(archives.iter_zip(view, limits))
         torch_zip = any(e.name.endswith("data.pkl") for e in entries)
+        budget = archives.ByteBudget(limits)  # one total across every member of this zip
         for entry in entries:
             if torch_zip and _TORCH_STORAGE.search(entry.name):
                 continue  # raw tensor bytes: torch never unpickles storages
-            self._member(run, entry, lambda e=entry: archives.read_zip_member(view, e, limits), member, depth)
+            reader = partial(archives.read_zip_member, view, entry, limits, budget)
+            self._member(run, entry, reader, member, depth)
         if torch_zip and "pytorch-zip" not in run.kinds:
             run.kinds.insert(0, "pytorch-zip")
 

@@ -200,8 +200,8 @@ def _central_member(view: memoryview, entry: _Central, delta: int) -> Member:
     )
 
 
-def _parse_directory(view: memoryview, directory: _Directory, limits: ArchiveLimits) -> tuple[list[Member], bool]:
-    """Members listed by ``directory`` and whether the listing looks complete."""
+def _parse_directory(view: memoryview, directory: _Directory, limits: ArchiveLimits) -> list[Member]:
+    """Members listed by ``directory``, read until the headers stop (whatever the declared count says)."""
     members: list[Member] = []
     pos = directory.start
     # Read headers while the signature matches, not a fixed count: zipfile trusts the size, miniz the count.
@@ -212,16 +212,15 @@ def _parse_directory(view: memoryview, directory: _Directory, limits: ArchiveLim
         entry, pos = parsed
         check_member_count(len(members) + 1, limits, entry.name)
         members.append(_central_member(view, entry, directory.delta))
-    complete = len(members) >= directory.entries or pos >= directory.start + directory.size
-    return members, complete
+    return members
 
 
-def _read_central(view: memoryview, limits: ArchiveLimits) -> tuple[list[Member], bool] | None:
+def _read_central(view: memoryview, limits: ArchiveLimits) -> list[Member] | None:
     """Members from the first usable central directory, or None when there is none."""
     for directory in _directories(view):
-        members, complete = _parse_directory(view, directory, limits)
+        members = _parse_directory(view, directory, limits)
         if members or directory.entries == 0:
-            return members, complete
+            return members
     return None
 
 
@@ -244,8 +243,12 @@ def _descriptor_end(view: memoryview, data_start: int) -> tuple[int, int]:
     return nearest, nearest
 
 
-def _local_member(view: memoryview, pos: int) -> tuple[Member, int] | None:
-    """Member described by the local header at ``pos`` and where to look for the next one; None if truncated."""
+def _local_member(view: memoryview, pos: int, known: dict[int, int]) -> tuple[Member, int] | None:
+    """Member described by the local header at ``pos`` and where to look for the next one; None if truncated.
+
+    ``known`` maps data offsets of members already listed by the central directory to their
+    compressed sizes, which are more reliable than local ones (data descriptors leave those zero).
+    """
     if pos + _LOCAL.size > len(view):
         return None
     _sig, _ver, flags, method, _t, _d, _crc, csize, usize, nlen, elen = _LOCAL.unpack_from(view, pos)
@@ -254,7 +257,10 @@ def _local_member(view: memoryview, pos: int) -> tuple[Member, int] | None:
     if data_start > len(view):
         return None
     usize, csize = _zip64_values(bytes(view[name_end:data_start]), [usize, csize])
-    if flags & _FLAG_DESCRIPTOR and csize == 0:
+    if data_start in known:
+        csize = known[data_start]
+        next_pos = data_start + csize
+    elif flags & _FLAG_DESCRIPTOR and csize == 0:
         data_end, next_pos = _descriptor_end(view, data_start)
         csize = data_end - data_start
     else:
@@ -275,11 +281,11 @@ def _local_member(view: memoryview, pos: int) -> tuple[Member, int] | None:
     return member, next_pos
 
 
-def _scan_local(view: memoryview, limits: ArchiveLimits, known: set[int], count: int) -> Iterator[Member]:
+def _scan_local(view: memoryview, limits: ArchiveLimits, known: dict[int, int], count: int) -> Iterator[Member]:
     """Members found by walking local headers, skipping those whose data offset is in ``known``."""
     pos = find(view, _LOCAL_SIG)
     while pos >= 0:
-        parsed = _local_member(view, pos)
+        parsed = _local_member(view, pos, known)
         if parsed is None:
             return
         member, next_pos = parsed
@@ -297,25 +303,22 @@ def _scan_local(view: memoryview, limits: ArchiveLimits, known: set[int], count:
 def iter_zip(buf: Buffer, limits: ArchiveLimits = DEFAULT_LIMITS) -> Iterator[Member]:
     """List the members of a zip held in ``buf`` without decompressing anything.
 
-    Uses the central directory when one can be found (every entry, duplicates included); when it is
-    missing or corrupt, walks the local file headers instead. If the directory ends early, members
-    found only by the walk are appended. Raises ``LimitExceeded`` past ``max_members`` and
-    ``ArchiveError`` when no member can be found in a buffer that does not look like an empty zip.
+    First every entry of the central directory (duplicates included), as zipfile and torch see them;
+    then any member found only by walking the local file headers, as streaming readers see them.
+    With the directory missing or corrupt, the walk alone lists the archive. Raises ``LimitExceeded``
+    past ``max_members`` and ``ArchiveError`` when the buffer holds neither a directory nor a header.
     """
     view = as_view(buf)
     listed = _read_central(view, limits)
-    if listed is None:
-        found = False
-        for member in _scan_local(view, limits, set(), 0):
-            found = True
-            yield member
-        if not found:
-            raise ArchiveError(f"not a zip: no central directory and no local file header in {len(view)} bytes")
-        return
-    members, complete = listed
+    members = listed or []
     yield from members
-    if not complete:
-        yield from _scan_local(view, limits, {m.offset for m in members}, len(members))
+    known = {m.offset: m.compressed_size for m in members if m.offset >= 0}
+    found = False
+    for member in _scan_local(view, limits, known, len(members)):
+        found = True
+        yield member
+    if listed is None and not found:
+        raise ArchiveError(f"not a zip: no central directory and no local file header in {len(view)} bytes")
 
 
 # --- reading member data -----------------------------------------------------------------------

@@ -17,6 +17,7 @@ from bastion.supplychain.pickle.machine import Machine, MachineLimits, PickleErr
 from bastion.supplychain.pickle.policy import Policy, normalise
 from bastion.supplychain.pickle.values import (
     INERT,
+    PERSISTENT,
     Box,
     BufferSource,
     Bytes,
@@ -180,7 +181,7 @@ def evaluate_decoder(dotted: str, args: object) -> object:
 _TEXT_CODECS = {"latin1", "latin-1", "iso-8859-1", "iso8859-1", "l1", "utf-8", "utf8", "ascii", "us-ascii", "cp1252"}
 
 
-_DTYPE = re.compile(r"^[<>|=]?([a-zA-Z])(\d+)")
+_DTYPE = re.compile(r"^[<>|=]?([a-zA-Z])(\d{1,12})(?!\d)")
 
 
 class StreamAnalyzer:
@@ -208,6 +209,8 @@ class StreamAnalyzer:
     def on_call(self, call: Call, opcode: str) -> None:
         """Count calls, evaluate decoders, scan payloads given to deserialisers, check argument-checked globals."""
         func = call.func
+        if func is PERSISTENT:  # the loader's persistent_load supplied it (legacy torch module classes)
+            return
         if not isinstance(func, Global):
             if isinstance(func, (Call, Box, Bytes, str, LongText)) or func is INERT:
                 self._hit("BST-PKL-006", Severity.CRITICAL, f"<call of {short_repr(func, 60)}>",

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from bastion.supplychain.pickle.values import (
     INERT,
+    PERSISTENT,
     Box,
     Bytes,
     Call,
@@ -146,7 +147,7 @@ class Machine:
             return self.src.read_at(offset + 5, _unpack_I(head, 1)[0]).decode("latin-1")
         else:  # UNICODE or STRING: newline-terminated
             line = self._line_at(offset + 1)
-            text = line.decode("raw_unicode_escape") if op == 0x56 else _parse_quoted(line, offset)
+            text = line.decode("raw_unicode_escape", "replace") if op == 0x56 else _parse_quoted(line, offset)
             return self._remember(offset, text)
         return self._remember(offset, _decode_text(raw, offset))
 
@@ -471,7 +472,7 @@ class Machine:
             elif op == 0x51:  # BINPERSID
                 if not stack:
                     raise PickleError("stack underflow", at)
-                stack[-1] = INERT
+                stack[-1] = PERSISTENT
             elif op == 0x80:  # PROTO
                 proto = data[pos]
                 pos += 1
@@ -484,6 +485,8 @@ class Machine:
                     raise PickleError(f"FRAME of {n} bytes runs past the end of the data", at)
             elif op == 0x2E:  # STOP
                 self.opcodes = ops
+                if ops > max_ops:
+                    raise PickleLimitError(f"more than {max_ops} opcodes", at)
                 if not stack:
                     raise PickleError("STOP on an empty stack", at)
                 return base + pos
@@ -541,7 +544,7 @@ class Machine:
                     stack.append(s)
                     str_obj, str_off = s, at
                 elif op == 0x50:  # PERSID
-                    stack.append(INERT)
+                    stack.append(PERSISTENT)
                 elif op == 0x67:  # GET
                     idx = self._memo_index(line, at)
                     t = tags[idx] if 0 <= idx < len(tags) else sparse.get(idx, _MISSING)

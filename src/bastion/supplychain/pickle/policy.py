@@ -225,6 +225,8 @@ class Policy:
     def _judge(self, module: str, name: str) -> Verdict:
         module, name = normalise(module, name)
         dotted = f"{module}.{name}"
+        if len(dotted) > 512 or dotted.count(".") > 32:
+            return Verdict(_RESOLVE, Severity.CRITICAL, "names an invalid or obfuscated identifier")
         deny = _deny_match(dotted)
         if deny:
             return Verdict(deny[0], _SEVERITY[deny[0]], deny[1])

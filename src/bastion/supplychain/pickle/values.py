@@ -66,6 +66,18 @@ class _Inert:
 INERT = _Inert()
 
 
+class _Persistent:
+    """What the loader's persistent_load returns (torch storages, legacy module classes): supplied by the loader."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "<persistent id>"
+
+
+PERSISTENT = _Persistent()
+
+
 class Global:
     """A module attribute named by GLOBAL, STACK_GLOBAL, INST or an extension code."""
 
@@ -100,7 +112,7 @@ class Call:
         """What the call statically evaluates to, for the pure decoders the machine emulates (else None)."""
 
     def __repr__(self) -> str:
-        return f"{self.func!r}{self.args!r}" if isinstance(self.args, tuple) else f"{self.func!r}(…)"
+        return short_repr(self)
 
 
 class Bytes:
@@ -168,11 +180,62 @@ class Box:
         return None
 
     def __repr__(self) -> str:
-        inner = ", ".join(repr(v) for v in self.items[:8])
-        return {"list": f"[{inner}]", "dict": f"{{{inner}}}"}.get(self.kind, f"{self.kind}({inner})")
+        return short_repr(self)
 
 
 def short_repr(value: object, limit: int = 160) -> str:
-    """A bounded, printable rendering of a value for evidence."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """A bounded, printable rendering of a value for evidence (depth- and length-limited, never recursive)."""
+    parts: list[str] = []
+    size = 0
+    # An explicit work stack of (value or literal text, depth) keeps deep nesting from recursing.
+    work: list[tuple[object, int]] = [(value, 0)]
+    while work and size <= limit:
+        item, depth = work.pop()
+        if isinstance(item, _Text):
+            piece = item.text
+        elif depth > 4:
+            piece = "…"
+        else:
+            piece, children = _render_one(item)
+            work.extend((child, depth + 1) for child in reversed(children))
+        parts.append(piece)
+        size += len(piece)
+    text = "".join(parts)
+    return text if len(text) <= limit and not work else text[: limit - 1] + "…"
+
+
+class _Text:
+    """Literal punctuation queued between children."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _join(open_: str, items: list[object], close: str) -> tuple[str, list[object]]:
+    children: list[object] = []
+    for index, item in enumerate(items[:8]):
+        if index:
+            children.append(_Text(", "))
+        children.append(item)
+    if len(items) > 8:
+        children.append(_Text(", …"))
+    children.append(_Text(close))
+    return open_, children
+
+
+def _render_one(item: object) -> tuple[str, list[object]]:
+    if isinstance(item, Global):
+        return item.dotted, []
+    if isinstance(item, Call):
+        args = list(item.args) if isinstance(item.args, tuple) else [item.args]
+        return "", [item.func, _Text("("), *_join("", args, ")")[1]]
+    if isinstance(item, Box):
+        brackets = {"list": ("[", "]"), "dict": ("{", "}")}.get(item.kind, (f"{item.kind}(", ")"))
+        return _join(brackets[0], item.items, brackets[1])
+    if isinstance(item, tuple):
+        return _join("(", list(item), ")")
+    if isinstance(item, str):
+        return repr(item[:120]), []
+    return repr(item), []
