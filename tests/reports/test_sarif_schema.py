@@ -170,8 +170,6 @@ def test_absolute_scan_paths_give_file_uris(project: Path, validators: list[Vali
     assert uri == (project / "models" / "evil.pkl").as_uri()
 
 
-@pytest.mark.xfail(strict=True, reason="BUG sarif.py _uri: paths are not percent-encoded, so a space, '%', '#' or "
-                                       "non-ASCII character gives an invalid (or wrong: '#' starts a fragment) URI")
 @pytest.mark.parametrize("name", ["my model.pkl", "100%.pkl", "a#b.pkl", "ünï.pkl"])
 def test_uris_are_percent_encoded(tmp_path: Path, validators: list[Validator], name: str) -> None:
     (tmp_path / "models").mkdir()

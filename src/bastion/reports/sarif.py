@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from bastion import __version__
 from bastion.findings import Finding, ScanResult, Severity
@@ -49,7 +52,10 @@ def _rule_descriptor(rule_id: str) -> dict[str, Any]:
 
 
 def _uri(path: str) -> str:
-    return path.replace("\\", "/").lstrip("/") if not path.startswith("/") else "file://" + path
+    """A valid URI reference: relative paths stay relative, absolute ones become file URIs; both percent-encoded."""
+    if os.path.isabs(path):
+        return Path(path).as_uri()
+    return quote(path.replace("\\", "/"), safe="/-._~")
 
 
 def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:

@@ -194,6 +194,7 @@ class StreamAnalyzer:
         self.depth = depth
         self.result = StreamResult()
         self._by_key: dict[tuple[str, str, str], Hit] = {}
+        self._by_subject: dict[str, Hit] = {}  # first top-level hit per subject, for counting calls
 
     # ---- Sink ----
     def on_global(self, glob: Global) -> None:
@@ -276,10 +277,7 @@ class StreamAnalyzer:
 
     # ---- helpers ----
     def _existing_hit_for(self, subject: str) -> Hit | None:
-        for (_, subj, suffix), hit in self._by_key.items():
-            if subj == subject and not suffix:
-                return hit
-        return None
+        return self._by_subject.get(subject)
 
     def _hit(
         self,
@@ -296,6 +294,8 @@ class StreamAnalyzer:
         if hit is None:
             hit = Hit(rule_id, severity, subject, why, offset, suffix, evidence=evidence)
             self._by_key[key] = hit
+            if not suffix:
+                self._by_subject.setdefault(subject, hit)
             self.result.hits.append(hit)
         else:
             hit.imports += 1

@@ -229,13 +229,13 @@ def _render_one(item: object) -> tuple[str, list[object]]:
     if isinstance(item, Global):
         return item.dotted, []
     if isinstance(item, Call):
-        args = list(item.args) if isinstance(item.args, tuple) else [item.args]
+        args = list(item.args[:9]) if isinstance(item.args, tuple) else [item.args]
         return "", [item.func, _Text("("), *_join("", args, ")")[1]]
     if isinstance(item, Box):
         brackets = {"list": ("[", "]"), "dict": ("{", "}")}.get(item.kind, (f"{item.kind}(", ")"))
-        return _join(brackets[0], item.items, brackets[1])
+        return _join(brackets[0], item.items[:9], brackets[1])
     if isinstance(item, tuple):
-        return _join("(", list(item), ")")
+        return _join("(", list(item[:9]), ")")
     if isinstance(item, str):
         return repr(item[:120]), []
     return repr(item), []
