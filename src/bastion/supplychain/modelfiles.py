@@ -12,6 +12,7 @@ import mmap
 import os
 import re
 import time
+from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from functools import partial
@@ -133,7 +134,7 @@ class ModelFileCheck:
 
     # ---- dispatch ----
     def _blob(self, run: _Run, source: Source, member: str | None, depth: int,
-              buffer: object, kind_hint: str | None = None) -> None:
+              buffer: Callable[[], memoryview], kind_hint: str | None = None) -> None:
         if depth > run.limits.max_depth:
             run.not_examined(member, f"containers nested deeper than max_depth={run.limits.max_depth}")
             return
@@ -153,8 +154,7 @@ class ModelFileCheck:
         elif kind == "npy":
             self._npy(run, source, member)
         else:
-            view = buffer() if callable(buffer) else memoryview(source.read_at(0, source.size))
-            self._container(run, kind, view, member, depth)
+            self._container(run, kind, buffer(), member, depth)
 
     def _pickle(self, run: _Run, source: Source, member: str | None, base: int) -> None:
         limits = AnalysisLimits(
@@ -249,7 +249,8 @@ class ModelFileCheck:
         if torch_zip and "pytorch-zip" not in run.kinds:
             run.kinds.insert(0, "pytorch-zip")
 
-    def _member(self, run: _Run, entry: archives.Member, read: object, parent: str | None, depth: int) -> None:
+    def _member(self, run: _Run, entry: archives.Member, read: Callable[[], archives.Buffer], parent: str | None,
+                depth: int) -> None:
         name = f"{parent}!{entry.name}" if parent else entry.name
         if entry.is_dir:
             return
@@ -264,7 +265,7 @@ class ModelFileCheck:
             run.not_examined(name, "member is encrypted")
             return
         try:
-            data = read() if callable(read) else b""
+            data = read()
         except archives.LimitExceeded as exc:
             run.not_examined(name, str(exc))
             return
@@ -273,7 +274,8 @@ class ModelFileCheck:
             return
         if not isinstance(data, memoryview) or entry.method != "stored":
             run.decompressed += len(data)
-        self._blob(run, BufferSource(data), name, depth + 1, lambda: memoryview(data))
+        view = memoryview(data)
+        self._blob(run, BufferSource(view), name, depth + 1, lambda: view)
 
 
 class _Slice:

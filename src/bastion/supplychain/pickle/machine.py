@@ -123,6 +123,7 @@ class Machine:
         self.limits = limits
         self.opcodes = 0
         self._cache: dict[int, str] = {}
+        self._boxes = 0
 
     # --- memo strings are stored as the offset of their opcode and decoded again when fetched ---
     def string_at(self, offset: int) -> str:
@@ -177,7 +178,7 @@ class Machine:
         sparse: dict[int, int] = {}
         rich: list[object] = []
         memo_len = 0
-        boxes = 0
+        self._boxes = 0
         str_obj: object = None
         str_off = -1
         proto = 0
@@ -238,18 +239,8 @@ class Machine:
                     t = 0
                 elif v is str_obj:
                     t = str_off + 1
-                elif type(v) is Box:
-                    boxes += 1
-                    if boxes < _MAX_MEMO_BOXES and len(rich) < _MAX_RICH:
-                        rich.append(v)
-                        t = -len(rich)
-                    else:
-                        t = 0
-                elif len(rich) < _MAX_RICH or isinstance(v, (Global, Call, Bytes)):
-                    rich.append(v)
-                    t = -len(rich)
                 else:
-                    t = 0
+                    t = self._tag_rich(v, rich)
                 if idx == len(tags):
                     tags.append(t)
                     memo_len += 1
@@ -588,9 +579,19 @@ class Machine:
         elif v is str_obj:
             t = str_off + 1
         else:
-            rich.append(v)
-            t = -len(rich)
+            t = self._tag_rich(v, rich)
         return self._put_slow(tags, sparse, idx, t)
+
+    def _tag_rich(self, v: object, rich: list[object]) -> int:
+        """The memo tag for a value kept as an object; containers past the cap are memoized as inert."""
+        if type(v) is Box:
+            self._boxes += 1
+            if self._boxes >= _MAX_MEMO_BOXES or len(rich) >= _MAX_RICH:
+                return 0
+        elif len(rich) >= _MAX_RICH and not isinstance(v, (Global, Call, Bytes)):
+            return 0
+        rich.append(v)
+        return -len(rich)
 
     @staticmethod
     def _put_slow(tags: array[int], sparse: dict[int, int], idx: int, t: int) -> int:

@@ -133,23 +133,10 @@ _SEVERITY = {
     _COMBINE: Severity.HIGH,
 }
 
-DESERIALISERS = frozenset(
-    p for p in _DENY_GROUPS["deserialises embedded data"][1] if p not in ("pickletools", "_compat_pickle")
-)
-
 _DENY: dict[str, tuple[str, str]] = {}
 for _why, (_rule, _prefixes) in _DENY_GROUPS.items():
     for _prefix in _prefixes:
         _DENY[_prefix] = (_rule, _why)
-
-# Allowed only when the arguments are constant strings naming something harmless (checked in the analyser).
-ARG_CHECKED = {
-    "numpy.core._ufunc_reconstruct": ("numpy", "scipy.special"),
-    "numpy._core._ufunc_reconstruct": ("numpy", "scipy.special"),
-    "numpy.core.multiarray._reconstruct": (),
-    "numpy._core.multiarray._reconstruct": (),
-}
-
 
 @dataclass(frozen=True)
 class Verdict:
@@ -238,9 +225,6 @@ class Policy:
             return ALLOWED
         return Verdict("BST-PKL-005", Severity.MEDIUM, "not on the allow-list")
 
-    @staticmethod
-    def is_deserialiser(module: str, name: str) -> bool:
+    def is_deserialiser(self, module: str, name: str) -> bool:
         """Whether the global loads serialized data (its bytes arguments are scanned as nested pickles)."""
-        module, name = normalise(module, name)
-        hit = _deny_match(f"{module}.{name}")
-        return hit is not None and hit[0] == _LOADS
+        return self.judge(module, name).rule_id == _LOADS
