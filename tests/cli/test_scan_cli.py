@@ -4,21 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-MALICIOUS = b"cos\nsystem\n(S'echo owned'\ntR."
-BENIGN = pickle.dumps({"weights": [0.5, 1.5], "name": "head"}, protocol=4)
-
-
-def bastion(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the installed command the way users do."""
-    return subprocess.run([sys.executable, "-m", "bastion", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120)
+from _cli import BENIGN, MALICIOUS
+from _cli import run_bastion as bastion
 
 
 @pytest.fixture()

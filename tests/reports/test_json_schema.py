@@ -5,9 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -15,20 +12,15 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from _cli import BENIGN, MALFORMED, MALICIOUS, scan_report
 from bastion.reports.json_format import SCHEMA_ID
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "docs" / "schema" / "scan-report.schema.json"
-MALICIOUS = b"cos\nsystem\n(S'echo hi'\ntR."
-BENIGN = pickle.dumps({"weights": [0.5, 1.5], "name": "head"}, protocol=4)
-MALFORMED = BENIGN[:12]
 
 
 def bastion_json(*args: str, cwd: Path) -> tuple[int, dict[str, Any]]:
-    """Run `bastion scan ... --format json` the way users do; return the exit code and the parsed report."""
-    run = subprocess.run([sys.executable, "-m", "bastion", "scan", *args, "--format", "json"], cwd=cwd,
-                         capture_output=True, text=True, timeout=120)
-    assert run.stdout, run.stderr
-    return run.returncode, json.loads(run.stdout)
+    """`bastion scan ARGS --format json`: the exit code and the parsed report."""
+    return scan_report("json", *args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import pickle
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,19 +17,16 @@ import pytest
 from jsonschema import Draft4Validator, Draft7Validator
 from jsonschema.protocols import Validator
 
+from _cli import BENIGN, MALFORMED, MALICIOUS, scan_report
+
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "data" / "sarif-2.1.0.schema.json"
-MALICIOUS = b"cos\nsystem\n(S'echo hi'\ntR."
-BENIGN = pickle.dumps({"weights": [0.5, 1.5], "name": "head"}, protocol=4)
-MALFORMED = BENIGN[:12]
+
 LEVELS = {"error", "warning", "note"}
 
 
 def bastion_sarif(*args: str, cwd: Path) -> tuple[int, dict[str, Any]]:
-    """Run `bastion scan ... --format sarif` the way users do; return the exit code and the parsed log."""
-    run = subprocess.run([sys.executable, "-m", "bastion", "scan", *args, "--format", "sarif"], cwd=cwd,
-                         capture_output=True, text=True, timeout=120)
-    assert run.stdout, run.stderr
-    return run.returncode, json.loads(run.stdout)
+    """`bastion scan ARGS --format sarif`: the exit code and the parsed report."""
+    return scan_report("sarif", *args, cwd=cwd)
 
 
 @pytest.fixture(scope="module")
