@@ -7,7 +7,6 @@ malicious repository must not be able to configure the scan that judges it.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -67,6 +66,8 @@ def load_settings(path: Path | None = None) -> Settings:
         if not candidate.is_file():
             return Settings()
         path = candidate
+    import tomllib  # here, not at the top: most runs have no project file and tomllib costs 2.5 ms to import
+
     try:
         data = tomllib.loads(path.read_text("utf-8"))
     except FileNotFoundError:

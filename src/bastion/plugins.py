@@ -7,7 +7,6 @@ command stays quick to start.
 
 from __future__ import annotations
 
-import configparser
 import importlib
 import os
 import sys
@@ -60,14 +59,28 @@ def _read(path: str) -> list[Plugin]:
         return []
     if "[bastion." not in text:
         return []
-    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    try:
-        parser.read_string(text)
-    except configparser.Error:
-        return []
-    return [Plugin(group, name, value) for group in parser.sections() if group.startswith("bastion.")
-            for name, value in parser.items(group)]
+    return _parse_entry_points(text)
+
+
+def _parse_entry_points(text: str) -> list[Plugin]:
+    """The ``bastion.*`` entries of an ``entry_points.txt`` (INI: ``[group]`` then ``name = value`` lines).
+
+    Parsed by hand because configparser costs a millisecond to import on every start; comments, blank lines and
+    other groups are skipped, and a line without ``=`` is ignored as a malformed entry rather than failing the scan.
+    """
+    group = ""
+    found: list[Plugin] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            group = line[1:-1].strip()
+            continue
+        name, sep, value = line.partition("=")
+        if sep and group.startswith("bastion.") and name.strip():
+            found.append(Plugin(group, name.strip(), value.strip()))
+    return found
 
 
 def plugins(group: str) -> list[Plugin]:

@@ -917,3 +917,15 @@ def test_limits_validation() -> None:
         ArchiveLimits(max_members=-1)
     with pytest.raises(ValueError):
         ArchiveLimits(max_ratio=0)
+
+
+@pytest.mark.parametrize("at", [0, 4093, 4095, 4096, 12285, 12287, 3 * (1 << 20) + 5])
+def test_find_sees_needles_across_growing_windows(at: int) -> None:
+    from bastion.supplychain.archives._buffer import find
+
+    data = bytearray(at + 64)
+    data[at : at + 4] = b"PK\x03\x04"
+    view = memoryview(bytes(data))
+    assert find(view, b"PK\x03\x04") == at
+    assert find(view, b"PK\x03\x04", 0, at + 3) == -1  # the end bound cuts the needle
+    assert find(view, b"PK\x03\x04", at + 1) == -1

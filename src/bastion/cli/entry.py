@@ -1,4 +1,4 @@
-"""Console-script entry point: answers ``--version`` without importing the CLI framework."""
+"""Console-script entry point: ``--version`` and ``scan`` run without importing the CLI framework."""
 
 from __future__ import annotations
 
@@ -12,6 +12,10 @@ def main() -> None:
 
         print(f"bastion {__version__}")
         return
+    if sys.argv[1:2] == ["scan"]:
+        from bastion.cli.scan import main as scan_main
+
+        sys.exit(scan_main(sys.argv[2:]))
     from bastion.cli.app import app
 
     app()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 
@@ -18,6 +17,8 @@ def write_report(text: str, output: Path | None) -> None:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
         return
+    import tempfile
+
     folder = output.parent if str(output.parent) else Path(".")
     fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", dir=folder)
     try:

@@ -1,20 +1,24 @@
-"""``bastion scan PATH...``."""
+"""``bastion scan PATH...``.
+
+Parsed with argparse rather than Typer: scanning is the verb CI runs on every commit, and importing Typer
+(which now pulls in pydantic) cost 0.1 s of CPU before the first byte was read. ``entry.py`` sends ``scan``
+here directly; the Typer app only lists it in ``bastion --help``.
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import typer
-
 from bastion.cli.output import write_report
-from bastion.config import ConfigError, load_settings
-from bastion.findings import Severity
-from bastion.reports import available_formats, get_format
-from bastion.scan import scan
+
+_DESCRIPTION = (
+    "Examine model files and project trees; exit 0 clean, 1 findings at --fail-on, 2 not examined completely."
+)
 
 
 class _DelayedProgress:
@@ -46,38 +50,58 @@ class _DelayedProgress:
             self.bar.stop()
 
 
-def scan_command(
-    paths: list[str] = typer.Argument(..., help="Files or directories to examine."),
-    format: str = typer.Option("table", "--format", "-f", help="table, json or sarif (or a plug-in format)."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here instead of stdout."),
-    fail_on: str = typer.Option("medium", "--fail-on", help="Exit 1 when a finding is at or above this severity."),
-    config: Path | None = typer.Option(None, "--config", help="Project file (default: ./bastion.toml if present)."),
-    hash_files: bool = typer.Option(True, "--hash/--no-hash", help="Record each file's SHA-256 in the report."),
-) -> None:
-    """Examine model files and project trees; exit 0 clean, 1 findings at --fail-on, 2 not examined completely."""
+class _UsageError(Exception):
+    """Bad arguments: reported as ``bastion scan: ...`` with exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:
+        raise _UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``scan`` options; the one place they are defined."""
+    parser = _Parser(prog="bastion scan", description=_DESCRIPTION)
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="Files or directories to examine.")
+    parser.add_argument("-f", "--format", default="table", help="table, json or sarif (or a plug-in format).")
+    parser.add_argument("-o", "--output", type=Path, help="Write the report here instead of stdout.")
+    parser.add_argument("--fail-on", default="medium", help="Exit 1 when a finding is at or above this severity.")
+    parser.add_argument("--config", type=Path, help="Project file (default: ./bastion.toml if present).")
+    parser.add_argument("--hash", dest="hash_files", action=argparse.BooleanOptionalAction, default=True,
+                        help="Record each file's SHA-256 in the report (default: on).")
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """Run ``bastion scan`` with ``argv`` (the arguments after ``scan``) and return the exit code."""
+    from bastion.config import ConfigError, load_settings
+    from bastion.findings import Severity
+    from bastion.reports import get_format
+
     try:
-        threshold = Severity.parse(fail_on)
-        renderer = get_format(format)
-        settings = replace(load_settings(config), hash_files=hash_files)
-    except (ValueError, ConfigError) as exc:
-        typer.echo(f"bastion scan: {exc}", err=True)
-        raise typer.Exit(2) from None
-    if output is not None and str(output) != "-" and not output.parent.exists() and str(output.parent):
-        typer.echo(f"bastion scan: --output folder {output.parent} does not exist", err=True)
-        raise typer.Exit(2)
+        args = build_parser().parse_args(argv)
+        threshold = Severity.parse(args.fail_on)
+        renderer = get_format(args.format)
+        settings = replace(load_settings(args.config), hash_files=args.hash_files)
+    except (_UsageError, ValueError, ConfigError) as exc:
+        print(f"bastion scan: {exc}", file=sys.stderr)
+        return 2
+    output: Path | None = args.output
+    if output is not None and str(output) != "-" and str(output.parent) and not output.parent.exists():
+        print(f"bastion scan: --output folder {output.parent} does not exist", file=sys.stderr)
+        return 2
+    from bastion.scan import scan
+
     progress = _DelayedProgress()
     try:
-        result = scan(paths, settings, progress=progress)
+        result = scan(args.paths, settings, progress=progress)
     finally:
         progress.close()
-    if format == "table" and output is None:
+    if args.format == "table" and output is None:
         from bastion.reports import TableFormat
 
         renderer = TableFormat(color=sys.stdout.isatty())
     write_report(renderer.render(result), output)
     for error in result.errors:
-        typer.echo(f"bastion scan: {error}", err=True)
-    raise typer.Exit(result.exit_code(threshold))
-
-
-__all__ = ["available_formats", "scan_command"]
+        print(f"bastion scan: {error}", file=sys.stderr)
+    return result.exit_code(threshold)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bastion.config import Settings
 from bastion.findings import Finding, ScanResult, TargetResult, TargetStatus
 from bastion.plugins import plugins
 from bastion.scan.check import Check, CheckOutcome, Target
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 ProgressCallback = Callable[[int, int, str], None]
 """Called as (targets done, targets found so far, current path)."""
@@ -90,6 +92,8 @@ def load_checks() -> list[Check]:
 
 
 def _sha256(path: Path) -> str | None:
+    import hashlib
+
     digest = hashlib.sha256()
     try:
         with open(path, "rb", buffering=0) as handle:
@@ -132,27 +136,44 @@ def scan(
     findings: list[Finding] = []
     errors: list[str] = []
     discovered = list(discover(paths, settings))
-    with ThreadPoolExecutor(max_workers=1) as hasher:  # hashing overlaps the (mostly CPU-bound) analysis
-        for done, item in enumerate(discovered):
-            if progress is not None:
-                progress(done, len(discovered), item.path)
-            if isinstance(item, Skipped):
-                if item.reason == "no such file or directory":
-                    errors.append(f"{item.path}: {item.reason}")
-                targets.append(TargetResult(item.path, "unknown", None, TargetStatus.SKIPPED, item.reason))
-                continue
-            digest: Future[str | None] | None = None
-            if settings.hash_files:
-                digest = hasher.submit(_sha256, item.fs_path)
-            kind, found, incomplete = _examine(item, checks, settings)
-            findings.extend(found)
-            status, reason = _status(kind, incomplete)
-            sha256 = digest.result() if digest else None
-            targets.append(TargetResult(item.path, kind, sha256, status, reason, item.size))
-        if progress is not None:
-            progress(len(discovered), len(discovered), "")
+    if not settings.hash_files:
+        _examine_all(discovered, checks, settings, progress, None, targets, findings, errors)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as hasher:  # hashing overlaps the (mostly CPU-bound) analysis
+            _examine_all(discovered, checks, settings, progress, hasher.submit, targets, findings, errors)
     findings.sort(key=lambda f: (-f.severity, f.location.path, f.location.member or "", f.location.offset or 0))
     return ScanResult(tuple(targets), tuple(findings), time.monotonic() - started, tuple(errors))
+
+
+def _examine_all(
+    discovered: list[Target | Skipped],
+    checks: list[Check],
+    settings: Settings,
+    progress: ProgressCallback | None,
+    submit: Callable[..., Future[str | None]] | None,
+    targets: list[TargetResult],
+    findings: list[Finding],
+    errors: list[str],
+) -> None:
+    """Examine each discovered file, appending to ``targets``, ``findings`` and ``errors``."""
+    for done, item in enumerate(discovered):
+        if progress is not None:
+            progress(done, len(discovered), item.path)
+        if isinstance(item, Skipped):
+            if item.reason == "no such file or directory":
+                errors.append(f"{item.path}: {item.reason}")
+            targets.append(TargetResult(item.path, "unknown", None, TargetStatus.SKIPPED, item.reason))
+            continue
+        digest = submit(_sha256, item.fs_path) if submit is not None else None
+        kind, found, incomplete = _examine(item, checks, settings)
+        findings.extend(found)
+        status, reason = _status(kind, incomplete)
+        sha256 = digest.result() if digest else None
+        targets.append(TargetResult(item.path, kind, sha256, status, reason, item.size))
+    if progress is not None:
+        progress(len(discovered), len(discovered), "")
 
 
 def _status(kind: str, incomplete: list[str]) -> tuple[TargetStatus, str | None]:

@@ -6,8 +6,8 @@ reported rather than followed. Compressed tars are handled by the caller (``deco
 
 from __future__ import annotations
 
-import tarfile
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from ._buffer import BufferReader, as_view
 from .limits import (
@@ -22,6 +22,9 @@ from .limits import (
     check_member_count,
 )
 
+if TYPE_CHECKING:
+    import tarfile
+
 __all__ = ["iter_tar"]
 
 TarReader = Callable[[], bytes]
@@ -29,6 +32,8 @@ TarReader = Callable[[], bytes]
 
 
 def _open(view: memoryview) -> tarfile.TarFile:
+    import tarfile  # only tar inputs pay for it
+
     try:
         # "r:" = uncompressed, random access; errors="replace" keeps odd names printable instead of surrogates.
         return tarfile.open(fileobj=BufferReader(view), mode="r:", encoding="utf-8", errors="replace")

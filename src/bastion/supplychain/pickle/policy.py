@@ -11,7 +11,7 @@ from __future__ import annotations
 import _compat_pickle
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 
 from bastion.findings import Severity
 
@@ -176,7 +176,7 @@ def _deny_match(dotted: str) -> tuple[str, str] | None:
 @lru_cache(maxsize=1)
 def builtin_allowlist() -> frozenset[tuple[str, str]]:
     """The harvested exact allow-list shipped with Bastion (``allowlist.txt``)."""
-    text = resources.files("bastion.supplychain.pickle").joinpath("allowlist.txt").read_text("utf-8")
+    text = Path(__file__).with_name("allowlist.txt").read_text("utf-8")
     return parse_allowlist(text, "allowlist.txt")
 
 
