@@ -48,7 +48,7 @@ def test_fail_on_threshold_changes_exit(project: Path) -> None:
 
 
 def test_incomplete_target_exits_2_never_0(project: Path) -> None:
-    (project / "model.pt").write_bytes(os.urandom(64))  # named like a model, content unrecognised
+    (project / "model.pt").write_bytes(b"\xfe\xff" * 32)  # named like a model, content unrecognised
     run = bastion("scan", str(project), "--format", "json")
     assert run.returncode == 2
     report = json.loads(run.stdout)
@@ -57,7 +57,7 @@ def test_incomplete_target_exits_2_never_0(project: Path) -> None:
 
 
 def test_findings_beat_incomplete(project: Path) -> None:
-    (project / "model.pt").write_bytes(os.urandom(64))
+    (project / "model.pt").write_bytes(b"\xfe\xff" * 32)
     (project / "bad.pkl").write_bytes(MALICIOUS)
     assert bastion("scan", str(project)).returncode == 1
 

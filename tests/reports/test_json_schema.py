@@ -108,7 +108,7 @@ def test_missing_path(tree: Path, validator: Draft202012Validator) -> None:
     assert report["summary"]["errors"] == ["no/such/model.pkl: no such file or directory"]
     missing = report["targets"][0]
     assert missing == {"path": "no/such/model.pkl", "kind": "unknown", "sha256": None, "status": "skipped",
-                       "reason": "no such file or directory", "size": None}
+                       "reason": "no such file or directory", "size": None, "facts": {}}
 
 
 def test_no_hash_and_symlink_leaving_the_root(tree: Path, validator: Draft202012Validator) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,6 +107,8 @@ class TargetResult:
     """Why the target is incomplete or skipped."""
     size: int | None = None
     """Size in bytes, when known."""
+    facts: Mapping[str, Any] = field(default_factory=dict)
+    """What the content says about itself (format, architecture, parameter count, task...), for the ML-BOM."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form."""
@@ -116,6 +119,7 @@ class TargetResult:
             "status": self.status.value,
             "reason": self.reason,
             "size": self.size,
+            "facts": dict(self.facts),
         }
 
 

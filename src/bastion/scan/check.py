@@ -32,6 +32,8 @@ class CheckOutcome:
     """What it found."""
     incomplete: list[str] = field(default_factory=list)
     """Parts it could not examine, each saying what and why."""
+    facts: dict[str, object] = field(default_factory=dict)
+    """What the content says about itself (format, architecture, parameter count...), for reports and the ML-BOM."""
 
 
 class Check(Protocol):

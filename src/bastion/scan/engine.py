@@ -104,10 +104,12 @@ def _sha256(path: Path) -> str | None:
     return digest.hexdigest()
 
 
-def _examine(target: Target, checks: list[Check], settings: Settings) -> tuple[str, list[Finding], list[str]]:
+def _examine(target: Target, checks: list[Check], settings: Settings
+             ) -> tuple[str, list[Finding], list[str], dict[str, object]]:
     kinds: list[str] = []
     findings: list[Finding] = []
     incomplete: list[str] = []
+    facts: dict[str, object] = {}
     for check in checks:
         try:
             outcome = check.examine(target, settings)
@@ -119,7 +121,9 @@ def _examine(target: Target, checks: list[Check], settings: Settings) -> tuple[s
             kinds.append(outcome.kind)
         findings.extend(outcome.findings)
         incomplete.extend(outcome.incomplete)
-    return (kinds[0] if kinds else "unknown"), findings, incomplete
+        for key, value in outcome.facts.items():
+            facts.setdefault(key, value)
+    return (kinds[0] if kinds else "unknown"), findings, incomplete, facts
 
 
 def scan(
@@ -167,11 +171,11 @@ def _examine_all(
             targets.append(TargetResult(item.path, "unknown", None, TargetStatus.SKIPPED, item.reason))
             continue
         digest = submit(_sha256, item.fs_path) if submit is not None else None
-        kind, found, incomplete = _examine(item, checks, settings)
+        kind, found, incomplete, facts = _examine(item, checks, settings)
         findings.extend(found)
         status, reason = _status(kind, incomplete)
         sha256 = digest.result() if digest else None
-        targets.append(TargetResult(item.path, kind, sha256, status, reason, item.size))
+        targets.append(TargetResult(item.path, kind, sha256, status, reason, item.size, facts))
     if progress is not None:
         progress(len(discovered), len(discovered), "")
 

@@ -16,11 +16,13 @@ from collections.abc import Callable
 from contextlib import ExitStack, suppress
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 
 from bastion.config import Limits, Settings
 from bastion.findings import Finding, Location, Severity
 from bastion.scan.check import CheckOutcome, Target
 from bastion.supplychain import archives
+from bastion.supplychain.formats import Blob, FormatAnalyzer, default_analyzers
 from bastion.supplychain.pickle import (
     AnalysisLimits,
     BufferSource,
@@ -44,16 +46,21 @@ _TORCH_STORAGE = re.compile(r"(^|/)data/\d+$")
 
 @dataclass
 class _Run:
-    """State for examining one target: where findings go, what was not examined, and the budgets."""
+    """State for examining one target: where findings go, what was not examined, and the budgets.
+
+    It is the ``Report`` that format analysers write to."""
 
     target: Target
     policy: Policy
     limits: Limits
     deadline: float
+    examine_nested: Callable[[_Run, memoryview, str, int], None]
     findings: list[Finding] = field(default_factory=list)
     incomplete: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    facts: dict[str, object] = field(default_factory=dict)
     decompressed: int = 0
+    depth: int = 0
 
     def where(self, member: str | None) -> str:
         return f"{self.target.path}{'!' + member if member else ''}"
@@ -75,14 +82,28 @@ class _Run:
     def not_examined(self, member: str | None, why: str) -> None:
         self.incomplete.append(f"{self.where(member)}: {why}")
 
+    def fact(self, key: str, value: object) -> None:
+        self.facts.setdefault(key, value)
+
+    def nested(self, data: bytes | memoryview, member: str) -> None:
+        self.examine_nested(self, memoryview(data), member, self.depth + 1)
+
 
 def sniff(head: bytes) -> str | None:
     """The container or serialization format that ``head`` starts with, or None."""
+    return _sniff_magic(head) or _sniff_pickle(head)
+
+
+def _sniff_magic(head: bytes) -> str | None:
+    """Formats with an unambiguous magic number: NumPy, archives and compressed wrappers."""
     if head[:6] == b"\x93NUMPY":
         return "npy"
-    kind = archives.sniff_compression(head)
-    if kind is not None:
-        return kind
+    return archives.sniff_compression(head)
+
+
+def _sniff_pickle(head: bytes) -> str | None:
+    # Two bytes are a weak signature (a safetensors header length can start 0x80 0x01), so format analysers
+    # with stronger ones are asked first.
     if len(head) >= 2 and head[0] == 0x80 and head[1] <= 5:
         return "pickle"
     return None
@@ -100,48 +121,67 @@ def _probe_pickle(source: Source, policy: Policy) -> bool:
 
 
 class ModelFileCheck:
-    """Finds code hidden in model files (pickle-based formats and the containers they come in)."""
+    """Finds code hidden in model files: pickle-based formats, the other model formats, and their containers."""
 
     name = "model-files"
+
+    def __init__(self, analyzers: tuple[FormatAnalyzer, ...] | None = None) -> None:
+        """``analyzers``: the format analysers to use, in sniffing order (default: every built-in one)."""
+        self.analyzers = analyzers
 
     def examine(self, target: Target, settings: Settings) -> CheckOutcome:
         """Examine one file; never imports, unpickles or executes any of it."""
         limits = settings.limits
-        run = _Run(target, Policy(settings.pickle_allow), limits, time.monotonic() + limits.timeout_seconds)
+        run = _Run(target, Policy(settings.pickle_allow), limits, time.monotonic() + limits.timeout_seconds,
+                   self._nested)
         if target.size > limits.max_file_bytes:
             run.not_examined(None, f"file of {target.size} bytes exceeds max_file_bytes={limits.max_file_bytes}")
             return CheckOutcome("too-large", [], run.incomplete)
         with ExitStack() as stack:
             fd = os.open(target.fs_path, os.O_RDONLY)
             stack.callback(os.close, fd)
-            source = FileSource(fd, target.size)
-            head = source.read_at(0, 512)
-            kind = sniff(head)
-            if kind in ("pickle", "npy") or target.size == 0:
-                self._blob(run, source, None, 0, lambda: memoryview(b""), kind_hint=kind)
-            else:
-                mapped = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
-                if hasattr(mmap, "MADV_RANDOM"):  # headers are read here and there: no readahead of tensor data
-                    mapped.madvise(mmap.MADV_RANDOM)
-                stack.callback(_close_quietly, mapped)
-                self._blob(run, BufferSource(memoryview(mapped)), None, 0, lambda: memoryview(mapped), kind_hint=kind)
-        recognised = run.kinds[0] if run.kinds else None
+            mapped: list[memoryview] = []
+
+            def whole_file() -> memoryview:
+                # Mapped on first use only: pickles are read through pread, most formats need only headers.
+                if not mapped:
+                    if target.size == 0:
+                        return memoryview(b"")
+                    region = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+                    if hasattr(mmap, "MADV_RANDOM"):  # headers are read here and there: no readahead of tensors
+                        region.madvise(mmap.MADV_RANDOM)
+                    stack.callback(_close_quietly, region)
+                    mapped.append(memoryview(region))
+                return mapped[0]
+
+            self._blob(run, FileSource(fd, target.size), None, 0, whole_file, fs_path=target.fs_path)
+        recognised = str(run.facts.get("format") or (run.kinds[0] if run.kinds else "")) or None
         if recognised is None and target.fs_path.suffix.lower() in MODEL_SUFFIXES and target.size:
             run.not_examined(None, f"the name suggests a model file ({target.fs_path.suffix}) but the content is "
                                    "not a format Bastion recognises")
             recognised = "unrecognised"
-        return CheckOutcome(recognised, _dedupe(run.findings), run.incomplete)
+        return CheckOutcome(recognised, _dedupe(run.findings), run.incomplete, run.facts)
 
     # ---- dispatch ----
+    def _nested(self, run: _Run, data: memoryview, member: str, depth: int) -> None:
+        self._blob(run, BufferSource(data), member, depth, lambda: data)
+
     def _blob(self, run: _Run, source: Source, member: str | None, depth: int,
-              buffer: Callable[[], memoryview], kind_hint: str | None = None) -> None:
+              buffer: Callable[[], memoryview], fs_path: Path | None = None) -> None:
         if depth > run.limits.max_depth:
             run.not_examined(member, f"containers nested deeper than max_depth={run.limits.max_depth}")
             return
         if time.monotonic() > run.deadline:
             run.not_examined(member, f"time limit of {run.limits.timeout_seconds} s reached")
             return
-        kind = kind_hint if kind_hint is not None else sniff(source.read_at(0, 512))
+        head = source.read_at(0, 512)
+        kind = _sniff_magic(head)
+        if kind is None:
+            name = (member or str(fs_path or "")).rsplit("!", 1)[-1].rsplit("/", 1)[-1]
+            blob = Blob(source, source.size, head, member, name, fs_path, buffer)
+            if self._analyse_format(run, blob, depth):
+                return
+            kind = _sniff_pickle(head)
         if kind is None and _looks_like_tar(source):
             kind = "tar"
         if kind is None and source.size and _probe_pickle(source, run.policy):
@@ -155,6 +195,22 @@ class ModelFileCheck:
             self._npy(run, source, member)
         else:
             self._container(run, kind, buffer(), member, depth)
+
+    def _analyse_format(self, run: _Run, blob: Blob, depth: int) -> bool:
+        """Hand ``blob`` to the first format analyser that recognises it; False when none does."""
+        for analyzer in self.analyzers if self.analyzers is not None else default_analyzers():
+            if not analyzer.sniff(blob):
+                continue
+            run.kinds.append(analyzer.kind)
+            outer, run.depth = run.depth, depth
+            try:
+                analyzer.analyse(blob, run)
+            except Exception as exc:  # an analyser bug must not hide the rest of the target, nor pass it
+                run.not_examined(blob.member, f"{analyzer.kind} analyser failed: {type(exc).__name__}: {exc}")
+            finally:
+                run.depth = outer
+            return True
+        return False
 
     def _pickle(self, run: _Run, source: Source, member: str | None, base: int) -> None:
         limits = AnalysisLimits(

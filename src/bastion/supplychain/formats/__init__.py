@@ -1,0 +1,24 @@
+"""Static analysers for model formats beyond pickle, one module per format, recognised by content.
+
+``default_analyzers()`` is the list ``ModelFileCheck`` uses; each module named in ``_MODULES`` exposes
+``ANALYZER``. Modules import their heavy dependencies (h5py, jinja2) only inside ``analyse``, so a scan that
+meets no such file never pays for them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from functools import lru_cache
+
+from bastion.supplychain.formats.interface import MAX_JSON_BYTES, Blob, FormatAnalyzer, Report
+
+__all__ = ["MAX_JSON_BYTES", "Blob", "FormatAnalyzer", "Report", "default_analyzers"]
+
+_MODULES: tuple[str, ...] = ()
+"""Analyser modules in sniffing order: the first whose ``sniff`` accepts a blob examines it."""
+
+
+@lru_cache(maxsize=1)
+def default_analyzers() -> tuple[FormatAnalyzer, ...]:
+    """Every built-in format analyser, in sniffing order."""
+    return tuple(importlib.import_module(f"{__name__}.{name}").ANALYZER for name in _MODULES)

@@ -1,0 +1,10 @@
+"""Rule families, one module per model format or feature; ``catalogue`` joins them into ``RULES``."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from bastion.taxonomy.families import gguf, keras, onnx, safetensors, signing, skops, tensorflow
+
+FAMILIES: tuple[ModuleType, ...] = (keras, tensorflow, onnx, gguf, safetensors, skops, signing)
+"""Each module has ``REFERENCES`` and ``RULES`` tuples."""
