@@ -74,6 +74,31 @@ def test_zip_member_bomb_stops_at_the_bound(tmp_path: Path, scan_file: ScanFile)
     assert result.exit_code(Severity.MEDIUM) == 2
 
 
+def _overlapping_zip() -> bytes:
+    """Two central-directory entries that point at the same local header: the core of a non-recursive zip bomb."""
+    data = bytearray(_zip({"a.bin": b"\0" * 100_000, "b.bin": b"x"}))
+    central = [i for i in range(len(data)) if data[i:i + 4] == b"PK\x01\x02"]
+    first_offset = struct.unpack_from("<I", data, central[0] + 42)[0]
+    struct.pack_into("<I", data, central[1] + 42, first_offset)  # b.bin now reuses a.bin's header and data
+    return bytes(data)
+
+
+def test_overlapping_zip_members_are_a_bomb_finding(tmp_path: Path, scan_file: ScanFile) -> None:
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(_overlapping_zip())
+    result = scan_file(path)
+    bombs = [f for f in result.findings if f.rule_id == "BST-ARC-002"]
+    assert len(bombs) == 1 and bombs[0].severity is Severity.HIGH, _describe(result)
+    assert "a.bin" in bombs[0].title and "b.bin" in bombs[0].title
+
+
+def test_ordinary_zip_has_no_overlap_finding(tmp_path: Path, scan_file: ScanFile) -> None:
+    path = tmp_path / "bundle.zip"
+    path.write_bytes(_zip({"a.bin": b"\0" * 100_000, "b.bin": b"x", "c.pkl": BENIGN}))
+    result = scan_file(path)
+    assert result.findings == (), _describe(result)
+
+
 def test_nesting_deeper_than_max_depth(tmp_path: Path, scan_file: ScanFile) -> None:
     data = OS_SYSTEM
     for level in range(5):

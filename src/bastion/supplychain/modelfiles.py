@@ -295,6 +295,14 @@ class ModelFileCheck:
     def _zip(self, run: _Run, view: memoryview, member: str | None, depth: int,
              limits: archives.ArchiveLimits) -> None:
         entries = list(archives.iter_zip(view, limits))
+        overlap = _overlapping(entries)
+        if overlap is not None:
+            first, second = overlap
+            run.add("BST-ARC-002", f"Zip members share compressed data: {first.name} and {second.name}",
+                    f"The data of {second.name!r} (offset {second.offset}) starts inside that of {first.name!r} "
+                    f"(offset {first.offset}, {first.compressed_size} bytes). Writers never do this; overlapping "
+                    "entries are how non-recursive zip bombs expand a few kilobytes into gigabytes, and how two "
+                    "readers are shown different files.", member, second.offset, evidence=f"{first.name} / {second.name}")
         torch_zip = any(e.name.endswith("data.pkl") for e in entries)
         budget = archives.ByteBudget(limits)  # one total across every member of this zip
         for entry in entries:
@@ -358,6 +366,15 @@ def _has_object(descr: object) -> bool:
     if isinstance(descr, (list, tuple)):
         return any(_has_object(part) for part in descr)
     return False
+
+
+def _overlapping(entries: list[archives.Member]) -> tuple[archives.Member, archives.Member] | None:
+    """The first pair of members whose compressed data ranges overlap, or None."""
+    spans = sorted((e for e in entries if e.offset >= 0 and e.compressed_size > 0), key=lambda e: e.offset)
+    for before, after in zip(spans, spans[1:], strict=False):
+        if after.offset < before.offset + before.compressed_size:
+            return before, after
+    return None
 
 
 def _escapes(name: str) -> bool:

@@ -67,6 +67,12 @@ _RULE_LIST = (
          "extracting the archive writes outside the target folder.",
          "Do not extract the archive with a tool that honours such paths; rebuild it from trusted files.",
          ("seed:supply-chain", "OWASP-ML06", "ATLAS:AML.T0010.003", "ISO42001:A.10.3")),
+    Rule("BST-ARC-002", Severity.HIGH, "Zip members share compressed data (zip bomb construction)",
+         "Two entries of the zip point into the same compressed bytes. No archiver writes this; it is the "
+         "construction of non-recursive zip bombs (a few kilobytes that expand to gigabytes when extracted) and "
+         "a way to show different readers different files.",
+         "Do not extract the archive; obtain the model from its publisher through a verified channel.",
+         ("seed:supply-chain", "OWASP-ML06", "ATLAS:AML.T0010.003", "ISO42001:A.10.3")),
     Rule("BST-SCAN-001", Severity.LOW, "Target not examined completely",
          "A bound (size, decompressed bytes, nesting depth, opcode count, time) was reached, the content is "
          "encrypted, or a reader failed, so part of the target was not examined. This is never a pass: the "
