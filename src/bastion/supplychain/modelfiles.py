@@ -302,7 +302,8 @@ class ModelFileCheck:
                     f"The data of {second.name!r} (offset {second.offset}) starts inside that of {first.name!r} "
                     f"(offset {first.offset}, {first.compressed_size} bytes). Writers never do this; overlapping "
                     "entries are how non-recursive zip bombs expand a few kilobytes into gigabytes, and how two "
-                    "readers are shown different files.", member, second.offset, evidence=f"{first.name} / {second.name}")
+                    "readers are shown different files.", member, second.offset,
+                    evidence=f"{first.name} / {second.name}")
         torch_zip = any(e.name.endswith("data.pkl") for e in entries)
         budget = archives.ByteBudget(limits)  # one total across every member of this zip
         for entry in entries:
