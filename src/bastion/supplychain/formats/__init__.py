@@ -1,7 +1,7 @@
 """Static analysers for model formats beyond pickle, one module per format, recognised by content.
 
 ``default_analyzers()`` is the list ``ModelFileCheck`` uses; each module named in ``_MODULES`` exposes
-``ANALYZER``. Modules import their heavy dependencies (h5py, jinja2) only inside ``analyse``, so a scan that
+``ANALYZER``, or ``ANALYZERS`` when it recognises several kinds of content. Modules import their heavy dependencies (h5py, jinja2) only inside ``analyse``, so a scan that
 meets no such file never pays for them.
 """
 
@@ -14,11 +14,15 @@ from bastion.supplychain.formats.interface import MAX_JSON_BYTES, Blob, FormatAn
 
 __all__ = ["MAX_JSON_BYTES", "Blob", "FormatAnalyzer", "Report", "default_analyzers"]
 
-_MODULES: tuple[str, ...] = ()
+_MODULES: tuple[str, ...] = ("keras",)
 """Analyser modules in sniffing order: the first whose ``sniff`` accepts a blob examines it."""
 
 
 @lru_cache(maxsize=1)
 def default_analyzers() -> tuple[FormatAnalyzer, ...]:
     """Every built-in format analyser, in sniffing order."""
-    return tuple(importlib.import_module(f"{__name__}.{name}").ANALYZER for name in _MODULES)
+    found: list[FormatAnalyzer] = []
+    for name in _MODULES:
+        module = importlib.import_module(f"{__name__}.{name}")
+        found.extend(getattr(module, "ANALYZERS", (module.ANALYZER,)))
+    return tuple(found)
