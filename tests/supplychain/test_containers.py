@@ -277,3 +277,18 @@ def test_struct_helper_sanity() -> None:
     diff = [i for i, (x, y) in enumerate(zip(plain, patched, strict=True)) if x != y]
     assert len(diff) == 2
     assert struct.unpack_from("<H", patched, 6)[0] & 1
+
+
+def test_text_starting_with_c_is_not_taken_for_a_protocol_0_pickle(tmp_path: Path, scan_file: ScanFile) -> None:
+    # "c" is the GLOBAL opcode, but Python's unpickler could never import "hat_template:" - this is YAML, not a pickle.
+    path = tmp_path / "config.yaml"
+    path.write_text('chat_template:\n  "{{ config.__class__.__init__.__globals__[\'os\'] }}"\nname: x\n')
+    result = scan_file(path)
+    assert result.findings == () and result.targets[0].kind == "unknown", _describe(result)
+
+
+def test_real_protocol_0_pickle_without_extension_is_still_recognised(tmp_path: Path, scan_file: ScanFile) -> None:
+    path = tmp_path / "blob"
+    path.write_bytes(b"cos\nsystem\n(S'id'\ntR.")
+    result = scan_file(path)
+    assert result.targets[0].kind == "pickle" and result.worst() is Severity.CRITICAL, _describe(result)

@@ -42,6 +42,7 @@ MODEL_SUFFIXES = frozenset({
     ".data",
 })
 _TORCH_STORAGE = re.compile(r"(^|/)data/\d+$")
+_IDENTIFIERS = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 
 
 @dataclass
@@ -115,7 +116,10 @@ def _probe_pickle(source: Source, policy: Policy) -> bool:
     result = analyse_stream(probe, policy, AnalysisLimits(machine=MachineLimits(max_opcodes=200_000), max_depth=0))
     if result.pickles:
         return True
-    if any(h.why != "names an invalid or obfuscated identifier" for h in result.hits):
+    # A text file that starts with "c" reads as a GLOBAL opcode; Python's unpickler could never import a name
+    # that is not dotted identifiers, so only such names make the stream a pickle.
+    if any(_IDENTIFIERS.match(h.subject) and h.why != "names an invalid or obfuscated identifier"
+           for h in result.hits):
         return True
     return result.malformed is not None and result.opcodes >= 8 and result.malformed.offset >= probe.size - 64
 

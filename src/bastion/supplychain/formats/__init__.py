@@ -1,8 +1,8 @@
 """Static analysers for model formats beyond pickle, one module per format, recognised by content.
 
 ``default_analyzers()`` is the list ``ModelFileCheck`` uses; each module named in ``_MODULES`` exposes
-``ANALYZER``, or ``ANALYZERS`` when it recognises several kinds of content. Modules import their heavy dependencies (h5py, jinja2) only inside ``analyse``, so a scan that
-meets no such file never pays for them.
+``ANALYZER``, or ``ANALYZERS`` when it recognises several kinds of content. Modules import their heavy
+dependencies (h5py, jinja2) only inside ``analyse``, so a scan that meets no such file never pays for them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from bastion.supplychain.formats.interface import MAX_JSON_BYTES, Blob, FormatAn
 
 __all__ = ["MAX_JSON_BYTES", "Blob", "FormatAnalyzer", "Report", "default_analyzers"]
 
-_MODULES: tuple[str, ...] = ("keras",)
+_MODULES: tuple[str, ...] = ("keras", "gguf", "hf_config", "chat_template")
 """Analyser modules in sniffing order: the first whose ``sniff`` accepts a blob examines it."""
 
 
