@@ -39,7 +39,7 @@ from bastion.taxonomy import rule
 MODEL_SUFFIXES = frozenset({
     ".pkl", ".pickle", ".pk", ".p", ".pt", ".pth", ".bin", ".ckpt", ".joblib", ".jbl", ".npy", ".npz", ".sav",
     ".model", ".mdl", ".dill", ".cloudpkl", ".pt2", ".tar", ".zip", ".7z", ".gz", ".bz2", ".xz", ".lzma", ".dat",
-    ".data",
+    ".data", ".onnx", ".safetensors", ".gguf", ".keras", ".h5", ".hdf5", ".skops",
 })
 _TORCH_STORAGE = re.compile(r"(^|/)data/\d+$")
 _IDENTIFIERS = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")

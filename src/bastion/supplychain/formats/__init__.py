@@ -14,7 +14,9 @@ from bastion.supplychain.formats.interface import MAX_JSON_BYTES, Blob, FormatAn
 
 __all__ = ["MAX_JSON_BYTES", "Blob", "FormatAnalyzer", "Report", "default_analyzers"]
 
-_MODULES: tuple[str, ...] = ("keras", "gguf", "safetensors", "skops", "hf_config", "chat_template")
+_MODULES: tuple[str, ...] = (
+    "keras", "gguf", "safetensors", "skops", "hf_config", "onnx", "tensorflow", "chat_template",
+)
 """Analyser modules in sniffing order: the first whose ``sniff`` accepts a blob examines it."""
 
 
