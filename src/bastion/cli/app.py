@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bastion import __version__
-from bastion.cli import demo, rules, scan
+from bastion.cli import bom, demo, keys, rules, scan, sign
 
 app = typer.Typer(
     name="bastion",
@@ -40,3 +40,7 @@ def _scan(ctx: typer.Context) -> None:
 
 app.command("rules")(rules.rules_command)
 app.command("demo")(demo.demo_command)
+app.add_typer(keys.app, name="keys")
+app.command("sign")(sign.sign_command)
+app.command("verify")(sign.verify_command)
+app.command("bom")(bom.bom_command)
