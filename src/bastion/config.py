@@ -55,6 +55,8 @@ class Settings:
     """Whether each target's SHA-256 goes into the report (costs one read of every file)."""
     exclude: tuple[str, ...] = (".git", ".hg", ".svn")
     """Directory names not walked."""
+    trust_keys: tuple[str, ...] = ()
+    """Public keys whose signatures are trusted; when given, every scanned path must carry a valid ``PATH.sig``."""
     source: str | None = None
     """The file these settings came from, if any."""
 
@@ -85,10 +87,18 @@ def _settings_from(data: dict[str, Any], origin: str) -> Settings:
     limits = _limits_from(data.get("limits", {}), origin)
     allow = _allow_from(data.get("pickle", {}), origin)
     scan = data.get("scan", {})
+    for key in scan:
+        if key not in ("exclude", "trust"):
+            raise ConfigError(f"{origin}: [scan] {key} is not a known key (known: exclude, trust)")
     exclude = scan.get("exclude", list(Settings.exclude))
     if not isinstance(exclude, list) or not all(isinstance(x, str) for x in exclude):
         raise ConfigError(f"{origin}: [scan] exclude must be a list of directory names")
-    return Settings(limits=limits, pickle_allow=allow, exclude=tuple(exclude), source=origin)
+    trust = scan.get("trust", [])
+    if not isinstance(trust, list) or not all(isinstance(x, str) and x for x in trust):
+        raise ConfigError(f"{origin}: [scan] trust must be a list of public-key file paths")
+    # Key paths are relative to the project file, so the same file works from any working directory.
+    keys = tuple(str(Path(origin).parent / key) for key in trust)
+    return Settings(limits=limits, pickle_allow=allow, exclude=tuple(exclude), trust_keys=keys, source=origin)
 
 
 def _limits_from(table: dict[str, Any], origin: str) -> Limits:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from _cli import BENIGN, MALICIOUS
+from _cli import BENIGN, MALICIOUS, scan_report
 from _cli import run_bastion as bastion
 
 
@@ -174,3 +174,59 @@ def test_typer_app_forwards_scan(project: Path) -> None:
     result = CliRunner().invoke(app, ["scan", str(project / "evil.pkl"), "--format", "json", "--no-hash"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["targets"][0]["sha256"] is None
+
+
+def _signed_model(tmp_path: Path) -> tuple[Path, Path]:
+    from bastion.supplychain.signing import generate_keys, sign
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "head.pkl").write_bytes(BENIGN)
+    (tmp_path / "keys").mkdir()
+    keys = generate_keys(tmp_path / "keys" / "signer.pem")
+    sign(model, keys.private_key)
+    return model, keys.public_key
+
+
+def test_trust_accepts_a_valid_signature_and_names_tampering(tmp_path: Path) -> None:
+    model, public = _signed_model(tmp_path)
+    assert bastion("scan", str(model), "--trust", str(public)).returncode == 0
+    (model / "head.pkl").write_bytes(BENIGN + b"\n")
+    code, report = scan_report("json", str(model), "--trust", str(public), cwd=tmp_path)
+    assert code == 1
+    [finding] = report["findings"]
+    assert finding["rule_id"] == "BST-SIG-002" and "modified: head.pkl" in finding["detail"]
+
+
+def test_trust_reports_unsigned_models_and_untrusted_signers(tmp_path: Path) -> None:
+    from bastion.supplychain.signing import generate_keys
+
+    model, _ = _signed_model(tmp_path)
+    other = generate_keys(tmp_path / "other.pem").public_key
+    code, report = scan_report("json", str(model), "--trust", str(other), cwd=tmp_path)
+    assert code == 1 and [f["rule_id"] for f in report["findings"]] == ["BST-SIG-003"]
+    (tmp_path / "model.sig").unlink()
+    code, report = scan_report("json", str(model), "--trust", str(other), cwd=tmp_path)
+    assert code == 1 and [f["rule_id"] for f in report["findings"]] == ["BST-SIG-001"]
+
+
+def test_trust_from_the_project_file_is_relative_to_it(tmp_path: Path) -> None:
+    model, public = _signed_model(tmp_path)
+    config = tmp_path / "keys" / "bastion.toml"
+    config.write_text(f'[scan]\ntrust = ["{public.name}"]\n')
+    (model / "extra.pkl").write_bytes(BENIGN)
+    code, report = scan_report("json", str(model), "--config", str(config), cwd=tmp_path)
+    assert code == 1 and "added: extra.pkl" in report["findings"][0]["detail"]
+
+
+def test_unreadable_trusted_key_is_not_a_pass(tmp_path: Path) -> None:
+    model, _ = _signed_model(tmp_path)
+    run = bastion("scan", str(model), "--trust", str(tmp_path / "missing.pub"))
+    assert run.returncode == 2 and "signature not checked" in run.stderr
+
+
+def test_unknown_scan_key_in_project_file_is_an_error(tmp_path: Path) -> None:
+    config = tmp_path / "bastion.toml"
+    config.write_text('[scan]\ntrusted = ["k.pub"]\n')
+    run = bastion("scan", str(tmp_path), "--config", str(config))
+    assert run.returncode == 2 and "[scan] trusted is not a known key" in run.stderr

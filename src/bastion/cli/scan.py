@@ -67,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", type=Path, help="Write the report here instead of stdout.")
     parser.add_argument("--fail-on", default="medium", help="Exit 1 when a finding is at or above this severity.")
     parser.add_argument("--config", type=Path, help="Project file (default: ./bastion.toml if present).")
+    parser.add_argument("--trust", action="append", default=[], metavar="KEY.pub",
+                        help="Trusted public key (repeatable): each PATH must carry a valid PATH.sig signed by one.")
     parser.add_argument("--hash", dest="hash_files", action=argparse.BooleanOptionalAction, default=True,
                         help="Record each file's SHA-256 in the report (default: on).")
     return parser
@@ -82,7 +84,8 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
         threshold = Severity.parse(args.fail_on)
         renderer = get_format(args.format)
-        settings = replace(load_settings(args.config), hash_files=args.hash_files)
+        settings = load_settings(args.config)
+        settings = replace(settings, hash_files=args.hash_files, trust_keys=(*settings.trust_keys, *args.trust))
     except (_UsageError, ValueError, ConfigError) as exc:
         print(f"bastion scan: {exc}", file=sys.stderr)
         return 2

@@ -133,6 +133,7 @@ def scan(
     checks: list[Check] | None = None,
 ) -> ScanResult:
     """Examine every file under ``paths`` with every check and return all targets and findings."""
+    paths = list(paths)
     settings = settings or Settings()
     checks = checks if checks is not None else load_checks()
     started = time.monotonic()
@@ -147,8 +148,24 @@ def scan(
 
         with ThreadPoolExecutor(max_workers=1) as hasher:  # hashing overlaps the (mostly CPU-bound) analysis
             _examine_all(discovered, checks, settings, progress, hasher.submit, targets, findings, errors)
+    if settings.trust_keys:
+        _check_signatures(paths, settings.trust_keys, findings, errors)
     findings.sort(key=lambda f: (-f.severity, f.location.path, f.location.member or "", f.location.offset or 0))
     return ScanResult(tuple(targets), tuple(findings), time.monotonic() - started, tuple(errors))
+
+
+def _check_signatures(paths: Iterable[str], keys: tuple[str, ...], findings: list[Finding],
+                      errors: list[str]) -> None:
+    """BST-SIG-* findings for each scanned path: unsigned, not verifying, or signed by an untrusted key."""
+    from bastion.supplychain.signing import SigningError, signature_findings
+
+    for path in paths:
+        if not os.path.lexists(path):
+            continue  # already reported as "no such file or directory"
+        try:
+            findings.extend(signature_findings(path, keys))
+        except SigningError as exc:  # an unreadable key or model: the signature was not checked, which is no pass
+            errors.append(f"{path}: signature not checked: {exc}")
 
 
 def _examine_all(
