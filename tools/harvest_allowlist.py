@@ -990,6 +990,7 @@ def deny_reason(item: Global) -> str | None:
 
 # Aliases written by older library versions (not producible with the installed ones).
 MANUAL_ALIASES: dict[Global, str] = {
+    ("numpy.matrixlib.defmatrix", "matrix"): "numpy 1.x module path of numpy.matrix",
     ("numpy.core.multiarray", "_reconstruct"): "numpy 1.x ndarray pickles",
     ("numpy._core.multiarray", "_reconstruct"): "numpy 2.x ndarray pickles",
     ("numpy.core.multiarray", "scalar"): "numpy 1.x scalar pickles",

@@ -292,3 +292,11 @@ def test_real_protocol_0_pickle_without_extension_is_still_recognised(tmp_path: 
     path.write_bytes(b"cos\nsystem\n(S'id'\ntR.")
     result = scan_file(path)
     assert result.targets[0].kind == "pickle" and result.worst() is Severity.CRITICAL, _describe(result)
+
+
+def test_protocol_0_payload_followed_by_garbage_is_still_a_pickle(tmp_path: Path, scan_file: ScanFile) -> None:
+    # Python's unpickler calls os.system before it reaches the garbage, so the probe must accept this stream.
+    path = tmp_path / "blob"
+    path.write_bytes(b"cos\nsystem\n(S'id'\ntR" + b"\xff" * 40 + b"more text " * 100)
+    result = scan_file(path)
+    assert result.targets[0].kind == "pickle" and result.worst() is Severity.CRITICAL, _describe(result)

@@ -465,3 +465,24 @@ def test_npy_object_array_with_payload(tmp_path: Path, scan_file: ScanFile) -> N
 def test_malicious_pickle_named_joblib(tmp_path: Path, scan_file: ScanFile) -> None:
     result = assert_malicious(scan_file, tmp_path / "model.joblib", OS_SYSTEM_P4, "BST-PKL-001")
     assert result.targets[0].kind == "pickle"
+
+
+def test_torchscript_class_names_and_numpy_1_matrix_are_allowed() -> None:
+    policy = Policy()
+    assert policy.judge("__torch__.___torch_mangle_5", "TestModule").rule_id is None
+    assert policy.judge("__torch__", "MyModule").rule_id is None
+    assert policy.judge("numpy.matrixlib.defmatrix", "matrix").rule_id is None
+    # a TorchScript-looking module name does not launder a deny-listed call
+    assert policy.judge("__torch__", "__import__").severity is Severity.CRITICAL
+
+
+@pytest.mark.parametrize("text", [
+    b"isympy\nsympy\n",                                             # INST + MARK missing: a dist-info top_level.txt
+    b"cos\nbqrez\n" + b"cosh\nftresize\n" * 20 + b"= not pickle",   # word lists in a lexer table
+    b"# comment\n" + b"cos\nsystem\n" * 3,                           # the payload shape, but after non-pickle text
+])
+def test_text_files_are_not_probed_into_pickles(tmp_path: Path, scan_file: ScanFile, text: bytes) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(text)
+    result = scan_file(path)
+    assert result.findings == () and result.targets[0].status is TargetStatus.SKIPPED, result

@@ -633,3 +633,11 @@ def test_mutated_published_templates_never_raise(name: str, at: int, insert: str
     text = PUBLISHED[name]
     cut = at % (len(text) + 1)
     analyse_template(text[:cut] + insert + text[cut + len(insert):])
+
+
+def test_upper_case_sentinel_strings_are_not_attribute_names() -> None:
+    # From PyTorch Inductor's Triton templates: a marker value compared against, never used as an attribute.
+    template = ('{%- set sentinel = "__NOT_A_NUMBER__" -%}{%- set as_int = value_str | int(default=sentinel) -%}'
+                '{{ as_int != sentinel }}')
+    assert analyse_template(template) == []
+    assert analyse_template('{% set n = "__class__" %}{{ x[n] }}')  # a lower-case dunder still counts

@@ -231,6 +231,13 @@ def _is_internal(name: str) -> bool:
     return (name.startswith("_") and "__" in name[1:]) or name in _INTERNAL_NAMES
 
 
+def _is_sentinel(value: str) -> bool:
+    """An upper-case dunder-shaped constant (``"__NOT_A_NUMBER__"``): a marker value, never a Python attribute,
+    since every special attribute Python defines is lower case."""
+    inner = value[2:-2]
+    return value.startswith("__") and value.endswith("__") and inner.upper() == inner and inner.lower() != inner
+
+
 class _Walker:
     """Two passes over the AST: first bindings, calls and dereferences, then the checks."""
 
@@ -336,7 +343,7 @@ class _Walker:
                       needle=type(node).__name__.lower().replace("fromimport", "from"))
         # An internal name held in a string reaches an attribute later (a loop variable, a macro argument).
         if isinstance(node, nodes.Const) and isinstance(node.value, str) and id(node) not in self.handled:
-            if _is_internal(node.value):
+            if _is_internal(node.value) and not _is_sentinel(node.value):
                 self._hit(DYNAMIC, f"string constant {node.value!r}", node, needle=node.value)
         elif isinstance(node, (nodes.Concat, nodes.Add, nodes.Mul, nodes.Mod, nodes.Filter, nodes.Call)):
             value = self._fold(node)

@@ -387,8 +387,12 @@ def sweep(source: Source, start: int, analyzer: StreamAnalyzer) -> None:
                               f"{verdict.why} (found by a raw sweep after the parse error)", start + match.start())
 
 
-def analyse_stream(source: Source, policy: Policy, limits: AnalysisLimits, depth: int = 0) -> StreamResult:
-    """Run every stacked pickle in ``source`` through the static machine and collect hits."""
+def analyse_stream(source: Source, policy: Policy, limits: AnalysisLimits, depth: int = 0,
+                   sweep_after_error: bool = True) -> StreamResult:
+    """Run every stacked pickle in ``source`` through the static machine and collect hits.
+
+    ``sweep_after_error=False`` keeps only what the emulation itself reached, for deciding whether unknown
+    content is a pickle at all (a raw sweep finds "module\nname\n" shapes in any text)."""
     analyzer = StreamAnalyzer(source, policy, limits, depth)
     result = analyzer.result
     machine = Machine(source, analyzer, limits.machine)
@@ -406,7 +410,8 @@ def analyse_stream(source: Source, policy: Policy, limits: AnalysisLimits, depth
                 result.malformed = error
             else:
                 result.trailing_bytes = source.size - offset
-            sweep(source, min(error.offset, offset) if result.pickles else error.offset, analyzer)
+            if sweep_after_error:
+                sweep(source, min(error.offset, offset) if result.pickles else error.offset, analyzer)
             break
     result.opcodes = machine.opcodes
     return result
