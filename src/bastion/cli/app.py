@@ -6,6 +6,7 @@ import typer
 
 from bastion import __version__
 from bastion.cli import bom, demo, keys, rules, scan, sign
+from bastion.cli.entry import run_verb
 
 app = typer.Typer(
     name="bastion",
@@ -29,18 +30,27 @@ def main(
     """Bastion: security for AI systems."""
 
 
-@app.command("scan", context_settings={"ignore_unknown_options": True, "allow_extra_args": True,
-                                       "help_option_names": []})
-def _scan(ctx: typer.Context) -> None:
-    """Examine model files and project trees; exit 0 clean, 1 findings at --fail-on, 2 not examined completely."""
-    # entry.py dispatches `scan` before Typer loads; this entry lists it in --help and serves `app()` callers.
-    raise typer.Exit(scan.main(list(ctx.args)))
+_PASSTHROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
 
 
+def _fast_verb(verb: str, description: str) -> None:
+    """Register ``verb``, which ``entry.py`` runs with argparse before Typer loads, as a passthrough command.
 
+    It lists the verb in ``bastion --help`` (with the argparse description as its help) and serves callers that
+    embed this app: every argument, ``--help`` included, goes to the verb's own parser.
+    """
+
+    def passthrough(ctx: typer.Context) -> None:
+        raise typer.Exit(run_verb(verb, list(ctx.args)))
+
+    passthrough.__doc__ = description
+    app.command(verb, help=description, context_settings=_PASSTHROUGH)(passthrough)
+
+
+_fast_verb("scan", scan.DESCRIPTION)
 app.command("rules")(rules.rules_command)
 app.command("demo")(demo.demo_command)
 app.add_typer(keys.app, name="keys")
-app.command("sign")(sign.sign_command)
-app.command("verify")(sign.verify_command)
+_fast_verb("sign", sign.SIGN_DESCRIPTION)
+_fast_verb("verify", sign.VERIFY_DESCRIPTION)
 app.command("bom")(bom.bom_command)

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 
+from bastion.cli.passwords import PASSWORD_VARIABLE, key_password
 from bastion.supplychain.signing import ALGORITHMS, SigningError, default_key_path, generate_keys
-
-PASSWORD_VARIABLE = "BASTION_KEY_PASSWORD"
-"""The environment variable holding a private key's password (never a command-line argument: it would show in ps)."""
 
 app = typer.Typer(name="keys", help="Signing keys for bastion sign and verify.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
-
-
-def key_password(required: bool = False) -> bytes | None:
-    """The password from ``$BASTION_KEY_PASSWORD``, or None; exits 2 when ``required`` and it is unset."""
-    value = os.environ.get(PASSWORD_VARIABLE)
-    if value:
-        return value.encode("utf-8")
-    if required:
-        typer.echo(f"bastion keys generate: --encrypt needs the password in ${PASSWORD_VARIABLE}", err=True)
-        raise typer.Exit(2)
-    return None
 
 
 @app.command("generate")
@@ -37,9 +23,12 @@ def generate_command(
     encrypt: bool = typer.Option(False, "--encrypt", help=f"Encrypt the private key with ${PASSWORD_VARIABLE}."),
 ) -> None:
     """Write a new private key (mode 0600) and its public key; print the key id."""
+    password = key_password()
+    if encrypt and password is None:
+        typer.echo(f"bastion keys generate: --encrypt needs the password in ${PASSWORD_VARIABLE}", err=True)
+        raise typer.Exit(2)
     try:
-        pair = generate_keys(keyfile or default_key_path(), algorithm, overwrite=force,
-                             password=key_password(required=encrypt))
+        pair = generate_keys(keyfile or default_key_path(), algorithm, overwrite=force, password=password)
     except SigningError as exc:
         typer.echo(f"bastion keys generate: {exc}", err=True)
         raise typer.Exit(2) from None

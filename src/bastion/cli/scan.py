@@ -14,9 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bastion.cli import argparsing
 from bastion.cli.output import write_report
 
-_DESCRIPTION = (
+DESCRIPTION = (
     "Examine model files and project trees; exit 0 clean, 1 findings at --fail-on, 2 not examined completely."
 )
 
@@ -50,18 +51,9 @@ class _DelayedProgress:
             self.bar.stop()
 
 
-class _UsageError(Exception):
-    """Bad arguments: reported as ``bastion scan: ...`` with exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> Any:
-        raise _UsageError(message)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``scan`` options; the one place they are defined."""
-    parser = _Parser(prog="bastion scan", description=_DESCRIPTION)
+    parser = argparsing.parser("bastion scan", DESCRIPTION)
     parser.add_argument("paths", nargs="+", metavar="PATH", help="Files or directories to examine.")
     parser.add_argument("-f", "--format", default="table", help="table, json or sarif (or a plug-in format).")
     parser.add_argument("-o", "--output", type=Path, help="Write the report here instead of stdout.")
@@ -86,7 +78,7 @@ def main(argv: list[str]) -> int:
         renderer = get_format(args.format)
         settings = load_settings(args.config)
         settings = replace(settings, hash_files=args.hash_files, trust_keys=(*settings.trust_keys, *args.trust))
-    except (_UsageError, ValueError, ConfigError) as exc:
+    except (argparsing.UsageError, ValueError, ConfigError) as exc:
         print(f"bastion scan: {exc}", file=sys.stderr)
         return 2
     output: Path | None = args.output

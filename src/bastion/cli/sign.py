@@ -1,25 +1,34 @@
-"""``bastion sign`` and ``bastion verify``: model signatures (OpenSSF model-signing format)."""
+"""``bastion sign`` and ``bastion verify``: model signatures (OpenSSF model-signing format).
+
+Parsed with argparse rather than Typer, like ``scan``: importing Typer (and the pydantic it pulls in) cost about
+0.17 s per call, as much as hashing a few hundred megabytes. ``entry.py`` sends both verbs here directly; the Typer
+app only lists them in ``bastion --help``. The signing library is imported when a command runs, not with this
+module.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import typer
-
-from bastion.cli.keys import key_password
+from bastion.cli import argparsing
 from bastion.cli.output import write_report
-from bastion.supplychain.signing import (
-    DEFAULT_IGNORE,
-    SigningError,
-    Verification,
-    default_key_path,
-    sign,
-    verify,
+from bastion.cli.passwords import PASSWORD_VARIABLE, key_password
+
+if TYPE_CHECKING:
+    from bastion.supplychain.signing import Verification
+
+SIGN_DESCRIPTION = (
+    "Sign every file of a model: a SHA-256 manifest in an in-toto statement, in a DSSE envelope, in PATH.sig."
 )
+VERIFY_DESCRIPTION = (
+    "Check a model against its signature: exit 0 valid, 1 invalid (each changed file named), 2 usage or I/O error."
+)
+_WORKERS_HELP = "Hashing threads (default: 2 per CPU)."
 
 
 class _ByteProgress:
@@ -64,65 +73,91 @@ def _size(count: int) -> str:
     return f"{value:.1f} {unit}"
 
 
-def sign_command(
-    path: Path = typer.Argument(..., help="The model: a file or a folder."),
-    key: Path | None = typer.Option(None, "--key", "-k", help="Private key (default: the one bastion keys "
-                                    "generate wrote to $BASTION_HOME/keys/signing.pem); password in "
-                                    "$BASTION_KEY_PASSWORD if it is encrypted."),
-    signature: Path | None = typer.Option(None, "--signature", "-s", help="Where to write the signature "
-                                          "(default: PATH.sig beside the model)."),
-    ignore: list[str] | None = typer.Option(None, "--ignore", "-i", help="Path relative to the model root to "
-                                            "leave out (repeatable; a folder leaves out its subtree)."),
-    no_default_ignore: bool = typer.Option(False, "--no-default-ignore", help="Also sign "
-                                           f"{', '.join(DEFAULT_IGNORE)} (left out by default)."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Hashing threads (default: 2 per CPU)."),
-) -> None:
-    """Sign every file of a model: a SHA-256 manifest in an in-toto statement, in a DSSE envelope, in PATH.sig."""
-    ignored = [*(() if no_default_ignore else DEFAULT_IGNORE), *(ignore or [])]
+def build_sign_parser() -> argparse.ArgumentParser:
+    """The ``sign`` options; the one place they are defined."""
+    from bastion.supplychain.signing.manifest import DEFAULT_IGNORE
+
+    parser = argparsing.parser("bastion sign", SIGN_DESCRIPTION)
+    parser.add_argument("path", type=Path, metavar="PATH", help="The model: a file or a folder.")
+    parser.add_argument("-k", "--key", type=Path, help="Private key (default: the one bastion keys generate wrote "
+                        f"to $BASTION_HOME/keys/signing.pem); password in ${PASSWORD_VARIABLE} if it is encrypted.")
+    parser.add_argument("-s", "--signature", type=Path, metavar="FILE", help="Where to write the signature "
+                        "(default: PATH.sig beside the model).")
+    parser.add_argument("-i", "--ignore", action="append", default=[], metavar="RELPATH", help="Path relative to "
+                        "the model root to leave out (repeatable; a folder leaves out its subtree).")
+    parser.add_argument("--no-default-ignore", action="store_true", help="Also sign "
+                        f"{', '.join(DEFAULT_IGNORE)} (left out by default).")
+    parser.add_argument("--workers", type=argparsing.positive_int, metavar="N", help=_WORKERS_HELP)
+    return parser
+
+
+def build_verify_parser() -> argparse.ArgumentParser:
+    """The ``verify`` options; the one place they are defined."""
+    parser = argparsing.parser("bastion verify", VERIFY_DESCRIPTION)
+    parser.add_argument("path", type=Path, metavar="PATH", help="The model: a file or a folder.")
+    parser.add_argument("-k", "--key", type=Path, required=True, help="Public key of the signer (KEYFILE.pub).")
+    parser.add_argument("-s", "--signature", type=Path, metavar="FILE",
+                        help="The signature (default: PATH.sig beside the model).")
+    parser.add_argument("-f", "--format", default="text", help="text or json.")
+    parser.add_argument("-o", "--output", type=Path, metavar="FILE", help="Write the report here instead of stdout.")
+    parser.add_argument("--workers", type=argparsing.positive_int, metavar="N", help=_WORKERS_HELP)
+    return parser
+
+
+def sign_main(argv: list[str]) -> int:
+    """Run ``bastion sign`` with ``argv`` (the arguments after ``sign``) and return the exit code."""
+    try:
+        args = build_sign_parser().parse_args(argv)
+    except argparsing.UsageError as exc:
+        print(f"bastion sign: {exc}", file=sys.stderr)
+        return 2
+    from bastion.supplychain.signing import DEFAULT_IGNORE, SigningError, default_key_path, sign
+
+    ignored = [*(() if args.no_default_ignore else DEFAULT_IGNORE), *args.ignore]
     progress = _ByteProgress("signing")
     started = time.monotonic()
     try:
-        result = sign(path, key or default_key_path(), signature, ignore=ignored, password=key_password(),
-                      workers=workers, progress=progress)
+        result = sign(args.path, args.key or default_key_path(), args.signature, ignore=ignored,
+                      password=key_password(), workers=args.workers, progress=progress)
     except SigningError as exc:
-        typer.echo(f"bastion sign: {exc}", err=True)
-        raise typer.Exit(2) from None
+        print(f"bastion sign: {exc}", file=sys.stderr)
+        return 2
     finally:
         progress.close()
-    typer.echo(f"Signed {result.files} files ({_size(result.total_bytes)}) of {path} in "
-               f"{time.monotonic() - started:.2f} s")
-    typer.echo(f"  signature:   {result.signature_path}")
-    typer.echo(f"  key id:      {result.key_id}")
-    typer.echo(f"  root sha256: {result.root_digest}")
+    print(f"Signed {result.files} files ({_size(result.total_bytes)}) of {args.path} in "
+          f"{time.monotonic() - started:.2f} s")
+    print(f"  signature:   {result.signature_path}")
+    print(f"  key id:      {result.key_id}")
+    print(f"  root sha256: {result.root_digest}")
+    return 0
 
 
-def verify_command(
-    path: Path = typer.Argument(..., help="The model: a file or a folder."),
-    key: Path = typer.Option(..., "--key", "-k", help="Public key of the signer (KEYFILE.pub)."),
-    signature: Path | None = typer.Option(None, "--signature", "-s", help="The signature "
-                                          "(default: PATH.sig beside the model)."),
-    format: str = typer.Option("text", "--format", "-f", help="text or json."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here instead of stdout."),
-    workers: int | None = typer.Option(None, "--workers", min=1, help="Hashing threads (default: 2 per CPU)."),
-) -> None:
-    """Check a model against its signature: exit 0 valid, 1 invalid (each changed file named), 2 usage or I/O error."""
-    if format not in ("text", "json"):
-        typer.echo(f"bastion verify: unknown format {format!r}; choose one of: text, json", err=True)
-        raise typer.Exit(2)
+def verify_main(argv: list[str]) -> int:
+    """Run ``bastion verify`` with ``argv`` (the arguments after ``verify``) and return the exit code."""
+    try:
+        args = build_verify_parser().parse_args(argv)
+    except argparsing.UsageError as exc:
+        print(f"bastion verify: {exc}", file=sys.stderr)
+        return 2
+    if args.format not in ("text", "json"):
+        print(f"bastion verify: unknown format {args.format!r}; choose one of: text, json", file=sys.stderr)
+        return 2
+    from bastion.supplychain.signing import SigningError, verify
+
     progress = _ByteProgress("verifying")
     try:
-        result = verify(path, key, signature, workers=workers, progress=progress)
+        result = verify(args.path, args.key, args.signature, workers=args.workers, progress=progress)
     except SigningError as exc:
-        typer.echo(f"bastion verify: {exc}", err=True)
-        raise typer.Exit(2) from None
+        print(f"bastion verify: {exc}", file=sys.stderr)
+        return 2
     finally:
         progress.close()
-    if format == "json":
-        text = json.dumps({"path": str(path), **result.to_dict()}, indent=2) + "\n"
+    if args.format == "json":
+        text = json.dumps({"path": str(args.path), **result.to_dict()}, indent=2) + "\n"
     else:
         text = _verdict(result)
-    write_report(text, output)
-    raise typer.Exit(0 if result.ok else 1)
+    write_report(text, args.output)
+    return 0 if result.ok else 1
 
 
 def _verdict(result: Verification) -> str:
