@@ -7,11 +7,14 @@ malicious repository must not be able to configure the scan that judges it.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 CONFIG_NAME = "bastion.toml"
+OWNED_SECTIONS = ("deps", "secrets", "ai")
+"""Project-file tables that the dependency audit, the secrets check and the shadow-AI check read and validate."""
 
 
 def bastion_home() -> Path:
@@ -59,6 +62,13 @@ class Settings:
     """Public keys whose signatures are trusted; when given, every scanned path must carry a valid ``PATH.sig``."""
     source: str | None = None
     """The file these settings came from, if any."""
+    sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Tables owned by other parts of Bastion (``[deps]``, ``[secrets]``, ``[ai]``), validated by their owners with
+    ``ConfigError`` messages that name ``source`` and the key."""
+
+    def section(self, name: str) -> Mapping[str, Any]:
+        """The ``[name]`` table of the project file, empty when absent."""
+        return self.sections.get(name, {})
 
 
 def load_settings(path: Path | None = None) -> Settings:
@@ -80,7 +90,7 @@ def load_settings(path: Path | None = None) -> Settings:
 
 
 def _settings_from(data: dict[str, Any], origin: str) -> Settings:
-    known = {"limits", "pickle", "scan"}
+    known = {"limits", "pickle", "scan", *OWNED_SECTIONS}
     for key in data:
         if key not in known:
             raise ConfigError(f"{origin}: unknown section [{key}] (known: {', '.join(sorted(known))})")
@@ -98,7 +108,12 @@ def _settings_from(data: dict[str, Any], origin: str) -> Settings:
         raise ConfigError(f"{origin}: [scan] trust must be a list of public-key file paths")
     # Key paths are relative to the project file, so the same file works from any working directory.
     keys = tuple(str(Path(origin).parent / key) for key in trust)
-    return Settings(limits=limits, pickle_allow=allow, exclude=tuple(exclude), trust_keys=keys, source=origin)
+    sections = {name: table for name, table in data.items() if name in OWNED_SECTIONS}
+    for name, table in sections.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"{origin}: [{name}] must be a table")
+    return Settings(limits=limits, pickle_allow=allow, exclude=tuple(exclude), trust_keys=keys, source=origin,
+                    sections=sections)
 
 
 def _limits_from(table: dict[str, Any], origin: str) -> Limits:
