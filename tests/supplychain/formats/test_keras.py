@@ -26,7 +26,7 @@ from bastion.config import Limits, Settings
 from bastion.findings import Finding, Severity
 from bastion.scan.check import CheckOutcome, Target
 from bastion.supplychain import ModelFileCheck
-from bastion.supplychain.formats import Blob, keras
+from bastion.supplychain.formats import Blob, _keras_impl, keras
 from bastion.supplychain.formats.marshal_names import code_names
 from bastion.supplychain.pickle import BufferSource
 
@@ -578,7 +578,7 @@ def test_deep_nesting_is_bounded_and_the_rest_still_walked(tmp_path: Path) -> No
 
 
 def test_node_bound_stops_the_walk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(keras, "MAX_NODES", 50)
+    monkeypatch.setattr(_keras_impl, "MAX_NODES", 50)  # the walker reads its bound where it lives
     config = _keras3_sequential(*[_dense(f"d{i}", 2) for i in range(20)])
     outcome = _examine(_keras_zip(tmp_path / "wide.keras", config))
     assert any("not walked to the end" in why for why in outcome.incomplete), _describe(outcome)

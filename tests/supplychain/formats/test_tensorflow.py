@@ -45,7 +45,7 @@ from bastion.config import Settings
 from bastion.findings import Severity
 from bastion.scan.check import CheckOutcome, Target
 from bastion.supplychain import ModelFileCheck
-from bastion.supplychain.formats import onnx, tensorflow
+from bastion.supplychain.formats import _tensorflow_impl, onnx, tensorflow
 
 TF_SAMPLES = Path("modelaudit-assets/samples/tensorflow")
 CALL = "__inference___call___32"
@@ -460,7 +460,7 @@ def _never_raises(data: bytes, name: str = "model.pb") -> None:
     if tensorflow.ANALYZER.sniff(blob):
         tensorflow.ANALYZER.analyse(blob, FakeReport())
     for kind in ("saved-model", "graph-def"):
-        tensorflow._analyse_binary(blob, FakeReport(), kind)
+        _tensorflow_impl._analyse_binary(blob, FakeReport(), kind)
 
 
 @FUZZ
