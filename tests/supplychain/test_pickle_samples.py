@@ -480,6 +480,9 @@ def test_torchscript_class_names_and_numpy_1_matrix_are_allowed() -> None:
     b"isympy\nsympy\n",                                             # INST + MARK missing: a dist-info top_level.txt
     b"cos\nbqrez\n" + b"cosh\nftresize\n" * 20 + b"= not pickle",   # word lists in a lexer table
     b"# comment\n" + b"cos\nsystem\n" * 3,                           # the payload shape, but after non-pickle text
+    b'PERIOD_PREFIX = "P"\nTIME_PREFIX = "T"\n',                       # PERSID, then a "string" that runs out
+    b"class LaTeXParsingError(Exception):\n    pass\n",               # GLOBAL "lass ...", then the text ends
+    b"cloudpickle/__init__.py,sha256=abc,1234\ncloudpickle/x.py,,\n",  # a wheel RECORD
 ])
 def test_text_files_are_not_probed_into_pickles(tmp_path: Path, scan_file: ScanFile, text: bytes) -> None:
     path = tmp_path / "notes.txt"

@@ -42,8 +42,6 @@ MODEL_SUFFIXES = frozenset({
     ".data", ".onnx", ".safetensors", ".gguf", ".keras", ".h5", ".hdf5", ".skops",
 })
 _TORCH_STORAGE = re.compile(r"(^|/)data/\d+$")
-_TRUNCATION = ("ended without STOP", "runs past the end", "unterminated line argument")
-"""How the machine words running out of data: a stream that only fails there is a truncated pickle."""
 _IDENTIFIERS = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 
 
@@ -115,24 +113,18 @@ def _sniff_pickle(head: bytes) -> str | None:
 def _probe_pickle(source: Source, policy: Policy) -> bool:
     """Whether a stream without a PROTO header is a protocol 0/1 pickle.
 
-    It is when the emulation runs to STOP, when it calls an importable name before failing (Python's unpickler
-    would have made that call too: a payload followed by garbage), or when it fails only at the very end (a
-    truncated pickle). Text that merely starts with "c" or "i" reads as GLOBAL or INST opcodes, so names alone,
-    without a call, do not make a pickle.
+    It is when the emulation runs to STOP, or when it calls an importable name before failing (Python's unpickler
+    would have made that call too: a payload followed by garbage). Text reads as opcodes surprisingly often ("c"
+    is GLOBAL, "P" PERSID, "T" a string with a length), so names alone, or a stream that merely runs out, do not
+    make a pickle; a truncated pickle under a model's name is still reported, as unrecognised content.
     """
     probe = BufferSource(source.read_at(0, 1 << 16))
     result = analyse_stream(probe, policy, AnalysisLimits(machine=MachineLimits(max_opcodes=200_000), max_depth=0),
                             sweep_after_error=False)
     if result.pickles:
         return True
-    importable = [h for h in result.hits
-                  if _IDENTIFIERS.match(h.subject) and h.why != "names an invalid or obfuscated identifier"]
-    if any(h.calls for h in importable):
-        return True
-    error = result.malformed
-    if error is None or error.offset < 16 or probe.size != source.size:
-        return False
-    return any(words in str(error) for words in _TRUNCATION)
+    return any(h.calls and _IDENTIFIERS.match(h.subject) and h.why != "names an invalid or obfuscated identifier"
+               for h in result.hits)
 
 
 class ModelFileCheck:
