@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bastion import __version__
-from bastion.cli import bom, demo, keys, rules, scan, sign
+from bastion.cli import bom, db, demo, deps, keys, rules, scan, sign
 from bastion.cli.entry import run_verb
 
 app = typer.Typer(
@@ -54,3 +54,5 @@ app.add_typer(keys.app, name="keys")
 _fast_verb("sign", sign.SIGN_DESCRIPTION)
 _fast_verb("verify", sign.VERIFY_DESCRIPTION)
 app.command("bom")(bom.bom_command)
+app.add_typer(db.app, name="db")
+app.command("deps")(deps.deps_command)
