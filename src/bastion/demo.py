@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import zipfile
 from pathlib import Path
@@ -35,6 +36,25 @@ def _trojan_torch_zip(benign_pickle: bytes) -> bytes:
     return buffer.getvalue()
 
 
+# One advisory, written here in OSV form from the public record (PyTorch GHSA-53q9-r3pm-6pq6), so the demo can
+# audit its requirements offline without touching the user's own advisory database.
+DEMO_ADVISORY = {
+    "schema_version": "1.6.0",
+    "id": "GHSA-53q9-r3pm-6pq6",
+    "aliases": ["CVE-2025-32434", "PYSEC-2025-41"],
+    "summary": "torch.load with weights_only=True can still run code from a crafted checkpoint",
+    "details": "In PyTorch 2.5.1 and earlier, loading a malicious checkpoint with torch.load(weights_only=True) can "
+               "lead to remote code execution. Fixed in 2.6.0.",
+    "published": "2025-04-17T00:00:00Z",
+    "modified": "2025-04-18T00:00:00Z",
+    "affected": [{"package": {"ecosystem": "PyPI", "name": "torch"},
+                  "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.6.0"}]}]}],
+    "database_specific": {"severity": "CRITICAL"},
+    "references": [{"type": "ADVISORY", "url": "https://github.com/pytorch/pytorch/security/advisories/GHSA-53q9-r3pm-6pq6"}],
+}
+DEMO_REQUIREMENTS = "# pinned dependencies of the sample project\ntorch==2.5.1\nscikit-learn==1.5.2\nnumpy==2.1.3\n"
+
+
 def build_demo_project(folder: Path) -> list[Path]:
     """Write the sample project into ``folder`` and return the files written."""
     import joblib
@@ -59,7 +79,22 @@ def build_demo_project(folder: Path) -> list[Path]:
         net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
         torch.save(net.state_dict(), models / "mlp_state_dict.pt")
         written.append(models / "mlp_state_dict.pt")
+    (folder / "requirements.txt").write_text(DEMO_REQUIREMENTS)
+    written.append(folder / "requirements.txt")
     readme = folder / "README.md"
-    readme.write_text("# Sample AI project written by `bastion demo`\n\nTwo model files here are trojaned.\n")
+    readme.write_text("# Sample AI project written by `bastion demo`\n\nTwo model files here are trojaned, and "
+                      "requirements.txt pins a PyTorch with a known critical vulnerability.\n")
     written.append(readme)
     return written
+
+
+def install_demo_advisories(home: Path) -> Path:
+    """Write the demo's advisory and import it into an advisory database under ``home``; return the database."""
+    from bastion.supplychain.deps import import_advisories
+
+    source = home / "demo-advisories"
+    source.mkdir(parents=True, exist_ok=True)
+    (source / f"{DEMO_ADVISORY['id']}.json").write_text(json.dumps(DEMO_ADVISORY, indent=2))
+    database = home / "advisories.sqlite"
+    import_advisories(source, database)
+    return database
