@@ -55,6 +55,27 @@ DEMO_ADVISORY = {
 DEMO_REQUIREMENTS = "# pinned dependencies of the sample project\ntorch==2.5.1\nscikit-learn==1.5.2\nnumpy==2.1.3\n"
 
 
+def _demo_key() -> str:
+    """A made-up OpenAI-shaped project key (random, never valid), assembled at run time so no key-shaped literal
+    sits in the source."""
+    import random
+    import string
+
+    chars = random.Random(2026).choices(string.ascii_letters + string.digits + "-_", k=148)
+    return "sk-" + "proj-" + "".join(chars[:74]) + "T3BlbkFJ" + "".join(chars[74:])
+
+
+def _leaky_notebook() -> str:
+    """A notebook that printed its API key in an output cell, as notebooks often do."""
+    cells = [
+        {"cell_type": "code", "execution_count": 1, "metadata": {}, "source": ["import os\n", "import openai\n",
+         "client = openai.OpenAI(api_key=os.environ['OPENAI_API_KEY'])\n", "print(os.environ)\n"],
+         "outputs": [{"output_type": "stream", "name": "stdout",
+                      "text": [f"environ({{'OPENAI_API_KEY': '{_demo_key()}', 'HOME': '/home/analyst'}})\n"]}]},
+    ]
+    return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)
+
+
 def build_demo_project(folder: Path) -> list[Path]:
     """Write the sample project into ``folder`` and return the files written."""
     import joblib
@@ -81,9 +102,12 @@ def build_demo_project(folder: Path) -> list[Path]:
         written.append(models / "mlp_state_dict.pt")
     (folder / "requirements.txt").write_text(DEMO_REQUIREMENTS)
     written.append(folder / "requirements.txt")
+    (folder / "explore.ipynb").write_text(_leaky_notebook())
+    written.append(folder / "explore.ipynb")
     readme = folder / "README.md"
     readme.write_text("# Sample AI project written by `bastion demo`\n\nTwo model files here are trojaned, and "
-                      "requirements.txt pins a PyTorch with a known critical vulnerability.\n")
+                      "requirements.txt pins a PyTorch with a known critical vulnerability, and explore.ipynb printed "
+                      "an API key in an output cell.\n")
     written.append(readme)
     return written
 

@@ -142,13 +142,15 @@ def test_demo_builds_and_scans(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     report = json.loads((tmp_path / "demo" / "bastion-report.json").read_text())
     critical = {Path(f["location"]["path"]).name for f in report["findings"] if f["severity"] == "critical"}
-    assert critical == {"sentiment_head.pkl", "resnet_finetuned.pt", "requirements.txt"}
+    assert critical == {"sentiment_head.pkl", "resnet_finetuned.pt", "requirements.txt", "explore.ipynb"}
+    [leak] = [f for f in report["findings"] if f["rule_id"] == "BST-SEC-001"]
+    assert "output" in leak["location"]["member"] and "T3BlbkFJ" not in json.dumps(report)  # masked, never clear
     [pin] = [f for f in report["findings"] if f["rule_id"] == "BST-DEP-001"]
     assert "torch==2.5.1" in pin["evidence"] and "2.6.0" in pin["remediation"]
     # only the trojans and the pin are medium or above: besides them, a low staleness warning (the demo advisory
     # is old) and the info record of the framework version
     assert {f["rule_id"] for f in report["findings"] if f["severity"] not in ("critical", "high")} <= {
-        "BST-DEP-004", "BST-DEP-005"}
+        "BST-DEP-004", "BST-DEP-005", "BST-AI-002"}
 
 
 def test_scan_runs_without_typer_or_rich_when_clean(project: Path) -> None:

@@ -34,6 +34,7 @@ def demo_command(
     report = folder / "bastion-report.json"
     write_report(JsonFormat().render(result), report)
     typer.echo(f"\nJSON report: {report}. `bastion scan {folder}` exits {result.exit_code(Severity.MEDIUM)}: "
-               "the trojaned files and the vulnerable torch pin are critical; the benign models raise nothing. "
+               "the trojaned files, the vulnerable torch pin and the leaked key are critical; the benign models raise "
+               "nothing. "
                f"(The demo's advisory database is {home}/advisories.sqlite; for real audits, import a full one "
                "with `bastion db import`.)")

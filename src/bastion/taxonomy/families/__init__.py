@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from bastion.taxonomy.families import deps, gguf, keras, onnx, safetensors, signing, skops, tensorflow
+from bastion.taxonomy.families import deps, gguf, keras, onnx, safetensors, secrets, signing, skops, tensorflow
 
-FAMILIES: tuple[ModuleType, ...] = (keras, tensorflow, onnx, gguf, safetensors, skops, signing, deps)
+FAMILIES: tuple[ModuleType, ...] = (keras, tensorflow, onnx, gguf, safetensors, skops, signing, deps, secrets)
 """Each module has ``REFERENCES`` and ``RULES`` tuples."""
