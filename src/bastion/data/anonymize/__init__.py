@@ -1,0 +1,1 @@
+"""Anonymisation of texts and tables: operators, policies, format-preserving encryption and k-anonymity."""
