@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 CONFIG_NAME = "bastion.toml"
-OWNED_SECTIONS = ("deps", "secrets", "ai")
+OWNED_SECTIONS = ("deps", "secrets", "ai", "pii")
 """Project-file tables that the dependency audit, the secrets check and the shadow-AI check read and validate."""
 
 

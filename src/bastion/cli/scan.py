@@ -90,6 +90,9 @@ def main(argv: list[str]) -> int:
     progress = _DelayedProgress()
     try:
         result = scan(args.paths, settings, progress=progress)
+    except ConfigError as exc:
+        print(f"bastion scan: {exc}", file=sys.stderr)
+        return 2
     finally:
         progress.close()
     if args.format == "table" and output is None:

@@ -50,10 +50,12 @@ class Location:
     """The member inside an archive or container (``archive/data.pkl``, nested with ``!``), if any."""
     offset: int | None = None
     """The byte offset inside the member (or file when there is no member), if known."""
+    column: str | None = None
+    """The column of a table (or field of JSON Lines records) the finding is about, if any."""
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: always the three keys, ``None`` where unknown."""
-        return {"path": self.path, "member": self.member, "offset": self.offset}
+        """The JSON form: always the four keys, ``None`` where unknown."""
+        return {"path": self.path, "member": self.member, "offset": self.offset, "column": self.column}
 
 
 @dataclass(frozen=True)

@@ -58,9 +58,18 @@ def _uri(path: str) -> str:
     return quote(path.replace("\\", "/"), safe="/-._~")
 
 
+def _fingerprint(finding: Finding) -> str:
+    """Stable across runs; the column joins only when there is one, so older fingerprints stay the same."""
+    loc = finding.location
+    column = f"[{loc.column}]" if loc.column else ""
+    return f"{finding.rule_id}:{loc.path}:{loc.member or ''}{column}:{finding.title}"
+
+
 def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
     loc = finding.location
     message = finding.title if not loc.member else f"{finding.title} (in {loc.member})"
+    if loc.column:
+        message += f" (column {loc.column})"
     physical: dict[str, Any] = {"artifactLocation": {"uri": _uri(loc.path)}}
     if loc.offset is not None and not loc.member:
         physical["region"] = {"byteOffset": loc.offset}
@@ -71,7 +80,7 @@ def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
         "message": {"text": f"{message}. {finding.detail}"},
         "locations": [{"physicalLocation": physical}],
         "partialFingerprints": {
-            "bastionFinding/v1": f"{finding.rule_id}:{loc.path}:{loc.member or ''}:{finding.title}",
+            "bastionFinding/v1": _fingerprint(finding),
         },
         "properties": {
             "severity": finding.severity.label,
@@ -81,8 +90,10 @@ def _result(finding: Finding, rule_index: dict[str, int]) -> dict[str, Any]:
             "refs": list(finding.refs),
         },
     }
-    if loc.member:
-        result["locations"][0]["logicalLocations"] = [{"name": loc.member, "kind": "member"}]
+    logical = [{"name": loc.member, "kind": "member"}] if loc.member else []
+    logical += [{"name": loc.column, "kind": "column"}] if loc.column else []
+    if logical:
+        result["locations"][0]["logicalLocations"] = logical
     return result
 
 

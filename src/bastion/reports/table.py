@@ -29,6 +29,7 @@ class TableFormat:
         if not result.findings and not self.color:
             return self._plain(result)
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         out = io.StringIO()
@@ -41,7 +42,10 @@ class TableFormat:
                 where = f.location.path + (f"!{f.location.member}" if f.location.member else "")
                 if f.location.offset is not None:
                     where += f" @{f.location.offset}"
-                table.add_row(f"[{_STYLE[f.severity]}]{f.severity.label}[/]", f.rule_id, where, f.title)
+                if f.location.column:
+                    where += f" [{f.location.column}]"
+                table.add_row(f"[{_STYLE[f.severity]}]{f.severity.label}[/]", f.rule_id, escape(where),
+                              escape(f.title))
             console.print(table)
         gaps = [t for t in result.targets if t.status is TargetStatus.INCOMPLETE]
         for t in gaps:

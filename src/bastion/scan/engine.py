@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bastion.config import Settings
+from bastion.config import ConfigError, Settings
 from bastion.findings import Finding, ScanResult, TargetResult, TargetStatus
 from bastion.plugins import plugins
 from bastion.scan.check import Check, CheckOutcome, Target
@@ -115,6 +115,8 @@ def _examine(target: Target, checks: list[Check], settings: Settings
             outcome = check.examine(target, settings)
         except OSError as exc:
             outcome = CheckOutcome(None, [], [f"{target.path}: cannot be read: {exc.strerror or exc}"])
+        except ConfigError:
+            raise  # a bad project file is the user's to fix, once, not a gap in every target
         except Exception as exc:  # a check bug must not end the scan or pass the file silently
             outcome = CheckOutcome(None, [], [f"{target.path}: {check.name} failed: {type(exc).__name__}: {exc}"])
         if outcome.kind:

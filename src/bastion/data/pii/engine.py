@@ -58,8 +58,8 @@ class PiiDetector:
 
     def _chosen(self, entities: Iterable[str] | None) -> frozenset[str]:
         available = set(ENTITY_TYPES) - NER_TYPES
-        if self.ner is not None:
-            available |= set(self.ner.entity_types)
+        if self.ner is not None:  # NER adds names and places; patterns stay the authority on formats and dates
+            available |= set(self.ner.entity_types) & NER_TYPES
         if not self.secrets:
             available.discard("API_KEY")
         if entities is None:
@@ -83,7 +83,7 @@ class PiiDetector:
         found = [self._patterns(text) + self._credentials(text) for text in texts]
         if self.ner is not None:
             for entities, extra in zip(found, self.ner.find(texts), strict=True):
-                entities.extend(entity for entity in extra if entity.type in self.entities)
+                entities.extend(entity for entity in extra if entity.type in self.entities and entity.type in NER_TYPES)
         return [_resolve(entities, text, self.allow_list, self.threshold)
                 for entities, text in zip(found, texts, strict=True)]
 

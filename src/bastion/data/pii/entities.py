@@ -8,9 +8,9 @@ ENTITY_TYPES: tuple[str, ...] = (
     "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "US_ITIN", "US_PASSPORT",
     "US_DRIVER_LICENSE", "UK_NHS", "UK_NINO", "DE_TAX_ID", "DE_ID_CARD", "ES_NIF", "ES_NIE", "IT_FISCAL_CODE",
     "FR_NIR", "IP_ADDRESS", "MAC_ADDRESS", "URL", "CRYPTO", "DATE_TIME", "API_KEY", "PERSON", "LOCATION",
-    "ORGANIZATION",
+    "ORGANIZATION", "NRP",
 )
-"""Every entity type Bastion can report; pattern mode finds all but the last three, which need an NER plug-in."""
+"""Every entity type Bastion can report; pattern mode finds all but the last four, which need an NER plug-in."""
 
 
 @dataclass(frozen=True)

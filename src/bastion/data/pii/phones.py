@@ -18,6 +18,8 @@ REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "BE", "CH"
 
 _EXTENSION = re.compile(r"\s?(?:x|ext\.?|extension|#)\s?\d{1,6}$")
 _GROUP = re.compile(r"\d+")
+_SSN_SHAPE = re.compile(r"\d{3}([ \-])\d{2}\1\d{4}")
+"""3-2-4 digits is how SSNs are written, not phone numbers: an invalid SSN in that shape is not a phone."""
 _NANP = re.compile(r"(?:\+?1[ .\-]?)?(?:\(\d{3}\)\s?|\d{3}[ .\-])\d{3}[ .\-]\d{4}")
 
 
@@ -53,6 +55,8 @@ def _shape_ok(body: str) -> tuple[bool, int]:
 def phone_score(candidate: str) -> float:
     """The base score of ``candidate`` as a phone number, 0.0 when it is not one (cached: logs repeat numbers)."""
     body = _EXTENSION.sub("", candidate)
+    if _SSN_SHAPE.fullmatch(body):
+        return 0.0
     ok, digits = _shape_ok(body)
     if not ok:
         return 0.0
@@ -71,4 +75,4 @@ def phone_score(candidate: str) -> float:
         return 0.75 if valid else 0.6
     if not separated:
         return 0.4 if valid and digits >= 10 else 0.2
-    return 0.6 if valid else 0.4
+    return 0.45 if valid else 0.35  # grouped digits are phone-like but so are part numbers: context must speak

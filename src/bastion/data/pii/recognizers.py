@@ -319,8 +319,9 @@ CONTEXT: dict[str, frozenset[str]] = {
     "US_ITIN": frozenset({"itin", "taxpayer", "tax"}),
     "PHONE_NUMBER": frozenset({"phone", "tel", "telephone", "mobile", "cell", "call", "fax", "contact", "reach",
                                "whatsapp", "sms", "dial", "ring", "landline", "hotline", "téléphone", "telefon",
-                               "teléfono", "telefono", "handy", "portable", "móvil", "cellulare", "number", "no",
-                               "ph", "mob", "office", "home", "work", "direct", "answering"}),
+                               "teléfono", "telefono", "handy", "portable", "móvil", "cellulare",
+                               "ph", "mob", "office", "home", "work", "direct", "answering", "ruf", "anrufen",
+                               "appelez", "appeler", "llame", "llamar", "chiama", "chiamare", "bel", "bellen"}),
     "EMAIL_ADDRESS": frozenset({"email", "mail", "e", "contact"}),
     "IP_ADDRESS": frozenset({"ip", "ipv4", "ipv6", "address", "host", "server", "client", "from", "src", "dst"}),
     "MAC_ADDRESS": frozenset({"mac", "ethernet", "wifi", "device", "hardware", "hwaddr", "bssid"}),
@@ -344,7 +345,8 @@ CONTEXT: dict[str, frozenset[str]] = {
 NEGATIVE_CONTEXT = frozenset({
     "version", "ver", "v", "release", "build", "order", "invoice", "sku", "isbn", "part", "model", "serial",
     "ticket", "tracking", "ref", "reference", "item", "batch", "lot", "revision", "rev", "issue", "pr", "commit",
-    "port", "pid", "doi", "arxiv", "apt", "apartment", "suite", "unit", "box", "floor", "room", "flat",
+    "port", "pid", "doi", "arxiv", "iban", "account", "acct", "konto", "bic", "swift", "apt", "apartment", "suite",
+    "unit", "box", "floor", "room", "flat",
 })
 """Words that say a number is an identifier of a thing, not of a person; they lower shapes without a checksum."""
 
