@@ -18,8 +18,8 @@ REGIONS: tuple[str, ...] = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "BE", "CH"
 
 _EXTENSION = re.compile(r"\s?(?:x|ext\.?|extension|#)\s?\d{1,6}$")
 _GROUP = re.compile(r"\d+")
-_SSN_SHAPE = re.compile(r"\d{3}([ \-])\d{2}\1\d{4}")
-"""3-2-4 digits is how SSNs are written, not phone numbers: an invalid SSN in that shape is not a phone."""
+_NOT_PHONE = re.compile(r"\d{3}([ \-])\d{2}\1\d{4}|\d{4}([\-/.])\d{1,2}\2\d{1,2}")
+"""3-2-4 digits is how SSNs are written and 4-2-2 how dates are: an invalid one in that shape is not a phone."""
 _NANP = re.compile(r"(?:\+?1[ .\-]?)?(?:\(\d{3}\)\s?|\d{3}[ .\-])\d{3}[ .\-]\d{4}")
 
 
@@ -55,7 +55,7 @@ def _shape_ok(body: str) -> tuple[bool, int]:
 def phone_score(candidate: str) -> float:
     """The base score of ``candidate`` as a phone number, 0.0 when it is not one (cached: logs repeat numbers)."""
     body = _EXTENSION.sub("", candidate)
-    if _SSN_SHAPE.fullmatch(body):
+    if _NOT_PHONE.fullmatch(body):
         return 0.0
     ok, digits = _shape_ok(body)
     if not ok:
@@ -75,4 +75,6 @@ def phone_score(candidate: str) -> float:
         return 0.75 if valid else 0.6
     if not separated:
         return 0.4 if valid and digits >= 10 else 0.2
-    return 0.45 if valid else 0.35  # grouped digits are phone-like but so are part numbers: context must speak
+    if valid and body.startswith("0"):
+        return 0.6  # a national trunk prefix (020 7946 0958, 06 12 34 56 78) is how people write their numbers
+    return 0.45 if valid else 0.35  # other grouped digits are phone-like but so are part numbers: context decides

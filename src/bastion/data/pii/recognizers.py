@@ -37,6 +37,9 @@ class Recognizer:
     """The candidate regex, with its own boundaries and uniquely named groups."""
     judge: Judge
     """Validate and score a candidate match; None rejects it."""
+    first: str = "[0-9]"
+    """A character class holding every character a candidate can start with (the engine tries the recogniser only
+    at such positions; a test checks the class against the pattern)."""
 
 
 _DIGIT_LEFT = r"(?<![\w.\-])"
@@ -88,7 +91,12 @@ def _url(text: str, m: re.Match[str]) -> Judgement | None:
 
 
 def _card(text: str, m: re.Match[str]) -> Judgement | None:
-    return ("CREDIT_CARD", 0.9, m.end()) if v.card_network(m.group()) else None
+    found = m.group()
+    if not v.card_network(found):
+        return None
+    digits = sum(ch.isdigit() for ch in found)
+    # 12- and 13-digit numbers are mostly barcodes (EAN-13) that happen to pass Luhn; cards that short are rare.
+    return "CREDIT_CARD", (0.4 if digits < 14 else 0.9), m.end()
 
 
 def _iban(text: str, m: re.Match[str]) -> Judgement | None:
@@ -158,11 +166,11 @@ def _numeric_date(text: str, m: re.Match[str]) -> Judgement | None:
 
 
 def _named_date(text: str, m: re.Match[str]) -> Judgement | None:
-    day = m.group("wd_d") or m.group("wd_d2")
+    day = m.group("wd_d") or m.group("wd_d2") or m.group("wd_d3")
     if day is not None and not 1 <= int(day) <= 31:
         return None
-    year = m.group("wd_y") or m.group("wd_y2")
-    if year is not None and not 1800 <= int(year) <= 2200:
+    year = m.group("wd_y") or m.group("wd_y2") or m.group("wd_y3")
+    if year is not None and len(year) == 4 and not 1800 <= int(year) <= 2200:
         return None
     return "DATE_TIME", 0.75, m.end()
 
@@ -202,31 +210,31 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
         "email", ("EMAIL_ADDRESS",),
         r"(?<![\w.%+\-])(?P<em_local>[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63})@"
         r"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w\-])",
-        _email),
+        _email, first="[A-Za-z0-9]"),
     Recognizer(
         "url", ("URL",),
         r"(?<![\w@/.])(?:(?:[Hh][Tt][Tt][Pp][Ss]?|[Ff][Tt][Pp][Ss]?)://|www\.)[^\s<>\"'`{}|\\^\[\]]+"
         r"|(?<![\w@./\-])(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+(?:" + _BARE_TLDS + r")"
         r"(?![\w\-@])(?:/[^\s<>\"'`{}|\\^\[\]]*)?",
-        _url),
+        _url, first="[A-Za-z0-9]"),
     Recognizer(
         "crypto", ("CRYPTO",),
         r"(?<![\w])(?:[13][1-9A-HJ-NP-Za-km-z]{25,34}|bc1[02-9ac-hj-np-z]{6,87}|BC1[02-9AC-HJ-NP-Z]{6,87}"
         r"|0x[0-9a-fA-F]{40})(?![\w])",
-        _crypto),
+        _crypto, first="[13bB0]"),
     Recognizer(
         "iban", ("IBAN_CODE",),
         r"(?<![\w])(?:[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}|[a-z]{2}\d{2}(?: ?[a-z0-9]){11,30})(?![A-Za-z0-9])",
-        _iban),
+        _iban, first="[A-Za-z]"),
     Recognizer(
         "mac", ("MAC_ADDRESS",),
         r"(?<![\w:\-.])(?:[0-9A-Fa-f]{2}(?P<mac_sep>[:\-])(?:[0-9A-Fa-f]{2}(?P=mac_sep)){4}[0-9A-Fa-f]{2}"
         r"|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![\w:\-]|\.\w)",
-        _mac),
+        _mac, first="[0-9A-Fa-f]"),
     Recognizer(
         "ipv6", ("IP_ADDRESS",),
         r"(?<![\w:.])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d{1,3}){0,3}(?:/\d{1,3})?(?![\w:]|\.\d)",
-        _ip),
+        _ip, first="[0-9A-Fa-f:]"),
     Recognizer(
         "ipv4", ("IP_ADDRESS",),
         _DIGIT_LEFT + r"(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?" + _DIGIT_RIGHT,
@@ -244,13 +252,14 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer(
         "named_date", ("DATE_TIME",),
         r"(?<![\w])(?:(?:" + _MONTHS + r")\s(?P<wd_d>\d{1,2})(?:st|nd|rd|th)?,?\s(?P<wd_y>\d{4})"
-        r"|(?P<wd_d2>\d{1,2})(?:st|nd|rd|th|\.)?\s(?:of\s)?(?:" + _MONTHS + r")\.?,?\s(?P<wd_y2>\d{4}))"
+        r"|(?P<wd_d2>\d{1,2})(?:st|nd|rd|th|\.)?\s(?:of\s)?(?:" + _MONTHS + r")\.?,?\s(?P<wd_y2>\d{4})"
+        r"|(?P<wd_d3>\d{1,2})(?P<wd_sep>[\-/ ])(?:" + _MONTHS + r")(?P=wd_sep)(?P<wd_y3>\d{4}|\d{2}))"
         + _TIME + r"(?![\w])",
-        _named_date),
+        _named_date, first="[A-Za-z0-9]"),
     Recognizer(
         "weekday", ("DATE_TIME",),
         r"(?<![\w])(?:[Mm]onday|[Tt]uesday|[Ww]ednesday|[Tt]hursday|[Ff]riday|[Ss]aturday|[Ss]unday)(?![\w])",
-        _shaped("DATE_TIME", 0.3)),
+        _shaped("DATE_TIME", 0.3), first="[MmTtWwFfSs]"),
     Recognizer(
         "card", ("CREDIT_CARD",),
         _DIGIT_LEFT + r"(?:\d{4}(?P<cc_sep>[ \-]?)\d{4}(?P=cc_sep)\d{4}(?P=cc_sep)\d{1,7}"
@@ -267,7 +276,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer(
         "uk_nino", ("UK_NINO",),
         _WORD_LEFT + r"[A-CEGHJ-PR-TW-Z]{2} ?\d{2} ?\d{2} ?\d{2} ?[A-D]" + _WORD_RIGHT,
-        _checked("UK_NINO", v.uk_nino_ok, 0.85)),
+        _checked("UK_NINO", v.uk_nino_ok, 0.85), first="[A-Z]"),
     Recognizer(
         "de_tax_id", ("DE_TAX_ID",),
         _DIGIT_LEFT + r"(?:\d{2} \d{3} \d{3} \d{3}|\d{11})" + _DIGIT_RIGHT,
@@ -275,7 +284,7 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer(
         "de_id_card", ("DE_ID_CARD",),
         _WORD_LEFT + r"[CFGHJKLMNPRTVWXYZ][CFGHJKLMNPRTVWXYZ0-9]{8}\d" + _WORD_RIGHT,
-        _checked("DE_ID_CARD", v.de_id_card_ok, 0.4)),
+        _checked("DE_ID_CARD", v.de_id_card_ok, 0.4), first="[A-Z]"),
     Recognizer(
         "es_nif", ("ES_NIF",),
         _DIGIT_LEFT + r"\d{8}[ \-]?[A-Z]" + _WORD_RIGHT,
@@ -283,12 +292,12 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer(
         "es_nie", ("ES_NIE",),
         _WORD_LEFT + r"[XYZ][ \-]?\d{7}[ \-]?[A-Z]" + _WORD_RIGHT,
-        _checked("ES_NIE", v.es_nie_ok, 0.85)),
+        _checked("ES_NIE", v.es_nie_ok, 0.85), first="[XYZ]"),
     Recognizer(
         "it_fiscal_code", ("IT_FISCAL_CODE",),
         _WORD_LEFT + r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
         + _WORD_RIGHT,
-        _checked("IT_FISCAL_CODE", v.it_fiscal_code_ok, 0.95)),
+        _checked("IT_FISCAL_CODE", v.it_fiscal_code_ok, 0.95), first="[A-Z]"),
     Recognizer(
         "fr_nir", ("FR_NIR",),
         _DIGIT_LEFT + r"[1-478] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}" + _DIGIT_RIGHT,
@@ -296,17 +305,17 @@ RECOGNIZERS: tuple[Recognizer, ...] = (
     Recognizer(
         "us_passport", ("US_PASSPORT",),
         r"(?<![\w.\-])(?:[A-Z]\d{8}|\d{9})" + _WORD_RIGHT,
-        _shaped("US_PASSPORT", 0.2)),
+        _shaped("US_PASSPORT", 0.2), first="[A-Z0-9]"),
     Recognizer(
         "us_driver_license", ("US_DRIVER_LICENSE",),
         r"(?<![\w.\-])(?:[A-Za-z]{1,2}\d{5,14}[A-Z]?|\d{7,12}[A-Z]?)" + _WORD_RIGHT,
-        _driver_licence),
+        _driver_licence, first="[A-Za-z0-9]"),
     Recognizer(
         "phone", ("PHONE_NUMBER",),
         r"(?<![\w.\-+(/])(?:(?:\+|00)\d{1,3}[ .\-]?)?(?:\(0?\d{1,5}\)[ .\-]?)?\d{1,12}"
         r"(?:(?:[ .\-/]|\s-\s)\d{1,10}){0,5}"
         r"(?:\s?(?:x|ext\.?|extension|#)\s?\d{1,6})?" + _DIGIT_RIGHT,
-        _phone),
+        _phone, first="[0-9+(]"),
 )
 """Every pattern recogniser, in priority order for equal scores."""
 
@@ -320,9 +329,10 @@ CONTEXT: dict[str, frozenset[str]] = {
     "PHONE_NUMBER": frozenset({"phone", "tel", "telephone", "mobile", "cell", "call", "fax", "contact", "reach",
                                "whatsapp", "sms", "dial", "ring", "landline", "hotline", "téléphone", "telefon",
                                "teléfono", "telefono", "handy", "portable", "móvil", "cellulare",
-                               "ph", "mob", "office", "home", "work", "direct", "answering", "ruf", "anrufen",
-                               "appelez", "appeler", "llame", "llamar", "chiama", "chiamare", "bel", "bellen"}),
-    "EMAIL_ADDRESS": frozenset({"email", "mail", "e", "contact"}),
+                               "mob", "office", "home", "work", "direct", "answering", "ruf", "anrufen",
+                               "appelez", "appeler", "llame", "llamar", "chiama", "chiamare", "bel", "bellen", "called",
+                               "calling", "phoned", "texted", "dialled", "dialed"}),
+    "EMAIL_ADDRESS": frozenset({"email", "mail", "contact"}),
     "IP_ADDRESS": frozenset({"ip", "ipv4", "ipv6", "address", "host", "server", "client", "from", "src", "dst"}),
     "MAC_ADDRESS": frozenset({"mac", "ethernet", "wifi", "device", "hardware", "hwaddr", "bssid"}),
     "DATE_TIME": frozenset({"born", "birth", "dob", "date", "birthday", "since", "on", "geboren", "né", "née",
@@ -346,10 +356,10 @@ NEGATIVE_CONTEXT = frozenset({
     "version", "ver", "v", "release", "build", "order", "invoice", "sku", "isbn", "part", "model", "serial",
     "ticket", "tracking", "ref", "reference", "item", "batch", "lot", "revision", "rev", "issue", "pr", "commit",
     "port", "pid", "doi", "arxiv", "iban", "account", "acct", "konto", "bic", "swift", "apt", "apartment", "suite",
-    "unit", "box", "floor", "room", "flat",
+    "unit", "box", "floor", "room", "flat", "ean", "gtin", "upc", "barcode", "asin",
 })
 """Words that say a number is an identifier of a thing, not of a person; they lower shapes without a checksum."""
 
-WEAK_TYPES = frozenset({"PHONE_NUMBER", "US_PASSPORT", "US_DRIVER_LICENSE", "IP_ADDRESS", "DE_TAX_ID", "DE_ID_CARD",
-                        "UK_NHS", "US_SSN", "US_ITIN"})
+WEAK_TYPES = frozenset({"CREDIT_CARD", "PHONE_NUMBER", "US_PASSPORT", "US_DRIVER_LICENSE", "IP_ADDRESS",
+                        "DE_TAX_ID", "DE_ID_CARD", "UK_NHS", "US_SSN", "US_ITIN"})
 """Types whose formats are weak enough that negative context may veto them."""
