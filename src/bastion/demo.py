@@ -76,6 +76,19 @@ def _leaky_notebook() -> str:
     return json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}, indent=1)
 
 
+def _applicants() -> str:
+    """A training table for the credit model that still holds applicants' e-mails, phones and card numbers (made up:
+    example.com addresses, 555-01xx numbers and the networks' published test card numbers)."""
+    names = ["Ada Park", "Ben Osei", "Chloe Martin", "Dev Patel", "Eva Novak", "Finn Berg", "Gia Russo", "Hugo Lind"]
+    cards = ["4111 1111 1111 1111", "5555 5555 5555 4444", "3782 822463 10005", "6011 1111 1111 1117"]
+    rows = ["applicant_name,email,phone,card_number,income,approved"]
+    for i in range(40):
+        name = names[i % len(names)]
+        rows.append(f"{name},{name.split()[0].lower()}.{i}@example.com,(415) 555-{100 + i:04d},{cards[i % 4]},"
+                    f"{30_000 + 1_750 * i},{i % 3 != 0}")
+    return "\n".join(rows) + "\n"
+
+
 def build_demo_project(folder: Path) -> list[Path]:
     """Write the sample project into ``folder`` and return the files written."""
     import joblib
@@ -104,10 +117,14 @@ def build_demo_project(folder: Path) -> list[Path]:
     written.append(folder / "requirements.txt")
     (folder / "explore.ipynb").write_text(_leaky_notebook())
     written.append(folder / "explore.ipynb")
+    (folder / "data").mkdir(exist_ok=True)
+    (folder / "data" / "loan_applicants.csv").write_text(_applicants())
+    written.append(folder / "data" / "loan_applicants.csv")
     readme = folder / "README.md"
     readme.write_text("# Sample AI project written by `bastion demo`\n\nTwo model files here are trojaned, and "
-                      "requirements.txt pins a PyTorch with a known critical vulnerability, and explore.ipynb printed "
-                      "an API key in an output cell.\n")
+                      "requirements.txt pins a PyTorch with a known critical vulnerability, explore.ipynb printed "
+                      "an API key in an output cell, and data/loan_applicants.csv still holds applicants' contact "
+                      "details and card numbers.\n")
     written.append(readme)
     return written
 

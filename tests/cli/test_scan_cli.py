@@ -147,10 +147,14 @@ def test_demo_builds_and_scans(tmp_path: Path) -> None:
     assert "output" in leak["location"]["member"] and "T3BlbkFJ" not in json.dumps(report)  # masked, never clear
     [pin] = [f for f in report["findings"] if f["rule_id"] == "BST-DEP-001"]
     assert "torch==2.5.1" in pin["evidence"] and "2.6.0" in pin["remediation"]
-    # only the trojans and the pin are medium or above: besides them, a low staleness warning (the demo advisory
-    # is old) and the info record of the framework version
+    pii = {(f["location"]["column"], f["rule_id"], f["severity"]) for f in report["findings"]
+           if f["rule_id"].startswith("BST-PII")}
+    assert pii == {("card_number", "BST-PII-001", "high"), ("email", "BST-PII-002", "medium"),
+                   ("phone", "BST-PII-002", "medium"), ("applicant_name", "BST-PII-002", "medium")}
+    # besides the trojans, the pin, the leak and the dataset: a low staleness warning (the demo advisory is old)
+    # and the info record of the framework version
     assert {f["rule_id"] for f in report["findings"] if f["severity"] not in ("critical", "high")} <= {
-        "BST-DEP-004", "BST-DEP-005", "BST-AI-002"}
+        "BST-DEP-004", "BST-DEP-005", "BST-AI-002", "BST-PII-002"}
 
 
 def test_scan_runs_without_typer_or_rich_when_clean(project: Path) -> None:

@@ -26,7 +26,8 @@ MAX_EXAMPLES = 3
 """Masked examples kept per column and type."""
 
 NAME_HINTS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((kind, re.compile(pattern)) for kind, pattern in (
-    ("PERSON", r"^(?:(?:first|last|middle|full|given|family|maiden|sur|user|customer|patient|contact|emp(?:loyee)?)"
+    ("PERSON", r"^(?:(?:first|last|middle|full|given|family|maiden|sur|user|customer|patient|contact|emp(?:loyee)?|"
+               r"applicant|client|holder|account_holder|owner|student|member|guest|driver|passenger)"
                r"_?name|name|surname|forename|firstname|lastname|fullname|nom|prenom|vorname|nachname|nombre|"
                r"apellidos?|cognome)$"),
     ("LOCATION", r"^(?:(?:home|street|postal|mailing|billing|shipping|residential)_?address|address(?:_?line_?\d)?|"
