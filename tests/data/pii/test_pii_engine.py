@@ -177,9 +177,11 @@ def test_first_character_classes_cover_every_match() -> None:
 
     samples = PII_FREE + [
         "x 4111 1111 1111 1111 (415) 555-0132 +44 20 7946 0958 DE89 3704 0044 0532 0130 00 gb82west12345698765432",
-        "ann@example.com https://a.example.org www.example.com example.co.uk 0x52908400098527886E0F7030069857D2E4169EE7",
+        "ann@example.com https://a.example.org www.example.com example.co.uk",
+        "0x52908400098527886E0F7030069857D2E4169EE7",
         "::1 fe80::1 2001:db8::7 00:1A:2B:3C:4D:5E 0a1b.2c3d.4e5f 10.0.0.1 31-Jul-2024 March 5, 1987 Monday août 2020",
-        "AB123456C T220001293 X1234567L RSSMRA85T10A562S 2 55 08 14 168 025 38 a56319335 LH329609T 1BoatSLRHtKNngkdXEeobR",
+        "AB123456C T220001293 X1234567L RSSMRA85T10A562S 2 55 08 14 168 025 38 a56319335 LH329609T",
+        "1BoatSLRHtKNngkdXEeobR76b53LETtpyT",
     ]
     for recognizer in RECOGNIZERS:
         pattern, first = re.compile(recognizer.pattern), re.compile(recognizer.first)
