@@ -77,6 +77,8 @@ def detect_command(
                             handle.write(json.dumps(result.to_dict(show_values), ensure_ascii=False) + "\n")
     except (DataError, ValueError, OSError, ImportError) as exc:
         raise _fail("detect", exc) from None
+    except RuntimeError as exc:  # a worker's failure comes back as TaskError naming the batch
+        raise _fail("detect", getattr(exc, "error", exc)) from None
     raise typer.Exit(1 if found_any else 0)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -35,8 +35,12 @@ def table_format(path: Path) -> str | None:
     return kind
 
 
-def iter_batches(path: Path, kind: str | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[Any]:
-    """Stream ``path`` as pyarrow ``RecordBatch``es of at most ``batch_rows`` rows."""
+def iter_batches(path: Path, kind: str | None = None, batch_rows: int = BATCH_ROWS,
+                 text_columns: Collection[str] = ()) -> Iterator[Any]:
+    """Stream ``path`` as pyarrow ``RecordBatch``es of at most ``batch_rows`` rows.
+
+    CSV/TSV columns named in ``text_columns`` are read as text, not inferred (a ZIP code keeps its leading zero).
+    """
     kind = kind or table_format(path)
     if kind is None:
         raise DataError(f"{path}: not a table (expected .csv, .tsv, .parquet or .jsonl)")
@@ -46,7 +50,7 @@ def iter_batches(path: Path, kind: str | None = None, batch_rows: int = BATCH_RO
         elif kind == "jsonl":
             yield from _json_batches(path)
         else:
-            yield from _csv_batches(path, "\t" if kind == "tsv" else ",")
+            yield from _csv_batches(path, "\t" if kind == "tsv" else ",", text_columns)
     except OSError as exc:
         raise DataError(f"{path}: cannot be read: {exc.strerror or exc}") from None
     except DataError:
@@ -61,11 +65,31 @@ def _parquet_batches(path: Path, batch_rows: int) -> Iterator[Any]:
     yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
 
 
-def _csv_batches(path: Path, delimiter: str) -> Iterator[Any]:
+def _csv_batches(path: Path, delimiter: str, text_columns: Collection[str] = ()) -> Iterator[Any]:
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     options = pacsv.ReadOptions(block_size=4 << 20)
-    yield from pacsv.open_csv(path, read_options=options, parse_options=pacsv.ParseOptions(delimiter=delimiter))
+    types = pacsv.ConvertOptions(column_types={name: pa.string() for name in text_columns})
+    first = 0
+    for batch in pacsv.open_csv(path, read_options=options, parse_options=pacsv.ParseOptions(delimiter=delimiter),
+                                convert_options=types):
+        for index, column in enumerate(batch.schema):
+            if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):  # inferred so: not UTF-8
+                row = next((row for row, value in enumerate(batch.column(index).to_pylist())
+                            if value is not None and not _is_utf8(value)), 0)
+                raise DataError(f"{path}: row {first + row}: column {column.name!r}: not valid UTF-8 (the file "
+                                "may mix encodings; convert it to UTF-8, e.g. with iconv)")
+        first += batch.num_rows
+        yield batch
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _json_batches(path: Path) -> Iterator[Any]:

@@ -80,6 +80,10 @@ class Operator:
             raise OperatorError(f"operator {self.name} has no option {', '.join(unknown)} (options: {allowed})")
         if self.name == "generalize" and len(set(self.options) & {"to", "zip_prefix", "age_band", "band"}) != 1:
             raise OperatorError("generalize needs exactly one of: to (year|month|day), zip_prefix, age_band, band")
+        try:  # bad option values fail here, where the policy can name their place, not halfway through a file
+            _check_values(self.name, self.options)
+        except (TypeError, ValueError) as exc:
+            raise OperatorError(f"operator {self.name}: {exc}") from None
 
 
 class Anonymizer:
@@ -163,8 +167,8 @@ class Anonymizer:
         from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
         self._need_keys(Operator("encrypt"))
-        data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        try:
+        try:  # a token cut short may not even be base64 (binascii.Error is a ValueError)
+            data = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
             return AESGCM(self._gcm_key).decrypt(data[:12], data[12:], kind.encode()).decode("utf-8")
         except (InvalidTag, ValueError):
             raise OperatorError(f"a {kind} token does not open with this key (wrong key, or the token was "
@@ -187,6 +191,10 @@ class Anonymizer:
             changed = cipher.decrypt(text, kind.encode()) if decrypt else cipher.encrypt(text, kind.encode())
         except ValueError as exc:
             raise OperatorError(f"fpe on a {kind} value: {exc}") from None
+        if luhn and not decrypt and _luhn_digit(text) != value[positions[-1]]:
+            # the check digit is recomputed, so two cards differing only there would encrypt alike: not reversible
+            raise OperatorError(f"fpe on a {kind} value: its Luhn check digit is wrong, so fpe could not be undone "
+                                "exactly (correct the value, or use encrypt)")
         out = list(value)
         for i, ch in zip(body, changed, strict=True):
             out[i] = ch
@@ -198,6 +206,11 @@ class Anonymizer:
         alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
         compact = value.replace(" ", "").upper()
         country, bban = compact[:2], compact[4:]
+        valid = compact.isascii() and compact.isalnum() and int(_iban_digits(bban + compact[:4])) % 97 == 1
+        if not decrypt and not valid:
+            # the check digits are recomputed, so a wrong pair would not come back: not reversible
+            raise OperatorError("fpe on an IBAN_CODE value: not a valid IBAN (its check digits do not verify), so fpe "
+                                "could not be undone exactly (correct the value, or use encrypt)")
         try:
             cipher = self._ff1(alphabet)
             changed = cipher.decrypt(bban, b"IBAN_CODE") if decrypt else cipher.encrypt(bban, b"IBAN_CODE")
@@ -224,6 +237,32 @@ class Anonymizer:
     @cached_property
     def _gcm_key(self) -> bytes:
         return self._need_keys(Operator("encrypt")).subkey("aes-gcm")
+
+
+def _check_values(name: str, options: Mapping[str, Any]) -> None:
+    """Raise ValueError for an option value the operator could not use."""
+    if name == "mask":
+        if int(options.get("keep", 4)) < 0:
+            raise ValueError("keep must not be negative")
+        if len(str(options.get("char", "*"))) != 1:
+            raise ValueError("char must be a single character")
+    elif name == "pseudonymize":
+        int(options.get("length", 16))
+    elif name == "fpe":
+        alphabet = str(options.get("alphabet", "0123456789"))
+        if len(alphabet) < 2 or len(set(alphabet)) != len(alphabet):
+            raise ValueError("alphabet must hold at least two distinct characters")
+    elif name == "generalize":  # each call validates its parameters on a harmless value
+        from bastion.data.anonymize import generalize as g
+
+        if "to" in options:
+            g.date_to("2000-01-01", str(options["to"]))
+        elif "zip_prefix" in options:
+            g.zip_prefix("0", int(options["zip_prefix"]))
+        elif "age_band" in options:
+            g.age_band(0, int(options["age_band"]), options.get("top", 90))
+        else:
+            g.numeric_band(0, float(options["band"]))
 
 
 def _canonical(value: str, kind: str) -> str:

@@ -91,9 +91,14 @@ class _Job:
         """One table cell or JSON field under its column rule."""
         if rule.operator is None:
             return self.text(value, document, where)
+        if not value:  # an empty cell holds no personal data (and is too short for fpe)
+            return value
         if self.decrypt:
             if rule.operator.name == "fpe":
-                return self.anonymizer.unfpe(rule.operator, value, rule.entity)
+                try:
+                    return self.anonymizer.unfpe(rule.operator, value, rule.entity)
+                except OperatorError as exc:
+                    raise DataError(f"{where}: {exc}") from None
             return self._open_tokens(value, where) if rule.operator.name == "encrypt" else value
         return self._apply(rule.operator, value, rule.entity, document, where)
 

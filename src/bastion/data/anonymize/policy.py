@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bastion.data.anonymize.operators import KEYED, Operator, OperatorError
+from bastion.data.anonymize.operators import KEYED, OPERATORS, Operator, OperatorError
 from bastion.data.pii.entities import ENTITY_TYPES
 
 MAX_POLICY_BYTES = 1 << 20
@@ -173,6 +173,8 @@ def _operator(spec: Any, where: str) -> Operator:
     try:
         return Operator(name, options)
     except OperatorError as exc:
+        if isinstance(spec, dict) and name not in OPERATORS:
+            where = f"{where}.operator"  # {operator: NAME}: name the key that holds the bad name
         raise PolicyError(f"{where}: {exc}") from None
 
 

@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 
 def anonymize_table(source: Path, target: Path, kind: str, job: _Job) -> Outcome:
     """Rewrite ``source`` into ``target`` under ``job``'s policy."""
-    if job.policy.k_anonymity is not None:
+    if job.policy.k_anonymity is not None and not job.decrypt:  # de-anonymising reopens tokens, nothing more
         return _whole_table(source, target, kind, job)
     document, rows, writer = Document(), 0, None
     with atomic_writer(target, "wb") as handle:
         try:
-            for batch in iter_batches(source, kind):
+            for batch in iter_batches(source, kind, text_columns=job.policy.columns):
                 _check_columns(source, batch.schema.names, job)
                 rewritten = _rewrite(batch, rows, document, source, job)
                 if writer is None:
@@ -116,7 +116,7 @@ def _whole_table(source: Path, target: Path, kind: str, job: _Job) -> Outcome:
     goal = job.policy.k_anonymity
     assert goal is not None
     document, rewritten, rows = Document(), [], 0
-    for batch in iter_batches(source, kind):
+    for batch in iter_batches(source, kind, text_columns=job.policy.columns):
         _check_columns(source, batch.schema.names, job)
         rewritten.append(_rewrite(batch, rows, document, source, job))
         rows += batch.num_rows
