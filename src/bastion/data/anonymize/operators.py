@@ -150,7 +150,7 @@ class Anonymizer:
         options = operator.options
         result: str | None
         if "to" in options:
-            result = g.date_to(value, str(options["to"]))
+            result = g.date_to(value, str(options["to"])) or g.date_to(_written_date(value), str(options["to"]))
         elif "zip_prefix" in options:
             result = g.zip_prefix(value, int(options["zip_prefix"]))
         elif "age_band" in options:
@@ -263,6 +263,16 @@ def _check_values(name: str, options: Mapping[str, Any]) -> None:
             g.age_band(0, int(options["age_band"]), options.get("top", 90))
         else:
             g.numeric_band(0, float(options["band"]))
+
+
+def _written_date(value: str) -> object:
+    """A date written in words ("April 12, 1987", "12 Apr 1987 14:30") as a ``datetime``, or None."""
+    from dateutil import parser
+
+    try:
+        return parser.parse(value, fuzzy=False)
+    except (ValueError, OverflowError):
+        return None
 
 
 def _canonical(value: str, kind: str) -> str:

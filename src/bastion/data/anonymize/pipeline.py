@@ -52,6 +52,10 @@ class AnonymizeReport:
                 "seconds": round(self.seconds, 3)}
 
 
+FALLBACK = Operator("replace")
+"""What replaces a value in free text that its ``generalize`` rule cannot read (a date in an unknown language)."""
+
+
 class _Job:
     """One run: the policy, the detector and operators, and the tallies."""
 
@@ -82,10 +86,19 @@ class _Job:
                 continue
             value = text[entity.start:entity.end]
             pieces.append(text[entity.end:last])
+            if operator.name == "generalize" and not self._can_generalize(operator, value, entity.type, document):
+                operator = FALLBACK  # free text is never left half-done: a value generalize cannot read is replaced
             pieces.append(self._apply(operator, value, entity.type, document, where))
             last = entity.start
         pieces.append(text[:last])
         return "".join(reversed(pieces))
+
+    def _can_generalize(self, operator: Operator, value: str, kind: str, document: Document) -> bool:
+        try:
+            self.anonymizer.apply(operator, value, kind, document)
+        except OperatorError:
+            return False
+        return True
 
     def cell(self, rule: ColumnRule, value: str, document: Document, where: str) -> str:
         """One table cell or JSON field under its column rule."""
@@ -172,11 +185,17 @@ def _jsonl(source: Path, target: Path, job: _Job) -> Outcome:
 
     if job.policy.k_anonymity is not None:
         raise DataError(f"{job.policy.source}: k_anonymity applies to tables (CSV, TSV, Parquet), not JSON Lines")
-    count = 0
+    count, seen = 0, set()
+    named = set(job.policy.text_fields)  # columns may be shared with the policy's tables; text fields are ours
     with atomic_writer(target) as handle:
         for number, record in iter_json_lines(source):
             count += 1
+            seen.update(named.intersection(record))
             handle.write(json.dumps(_record(record, number, source, job), ensure_ascii=False) + "\n")
+        unused = sorted(named - seen)
+        if count and unused:  # a misspelt field would otherwise pass personal data through untouched
+            raise DataError(f"{source}: no record has the text field(s) {', '.join(map(repr, unused))} that "
+                            f"{job.policy.source} names; nothing was written (fix text_fields)")
     return count, count, (), {}
 
 

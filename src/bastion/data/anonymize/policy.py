@@ -182,10 +182,30 @@ def _column(spec: Any, name: str, where: str) -> ColumnRule:
     entity = spec.get("entity") if isinstance(spec, dict) else None
     if entity is not None and entity not in ENTITY_TYPES:
         raise PolicyError(f"{where}.entity: unknown entity type {entity!r} (known: {', '.join(ENTITY_TYPES)})")
-    kind = entity or name.upper()
+    kind = entity or _entity_from_name(name)
     if spec == DETECT or (isinstance(spec, dict) and spec.get("operator") == DETECT):
         return ColumnRule(None, kind)
     return ColumnRule(_operator(spec, where), kind)
+
+
+_NAME_TYPES = (
+    ("EMAIL_ADDRESS", r"e_?mail"), ("PHONE_NUMBER", r"phone|tel|mobile|cell|fax"),
+    ("CREDIT_CARD", r"card|cc_?num|pan\b"), ("IBAN_CODE", r"iban"), ("US_SSN", r"ssn|social_?security"),
+    ("IP_ADDRESS", r"\bip\b|ip_?addr"), ("DATE_TIME", r"dob|birth|date"),
+)
+"""Column-name patterns that say which entity type a column holds when the policy gives no ``entity:``."""
+
+
+def _entity_from_name(name: str) -> str:
+    """The entity type a column's name announces (``card_number`` -> CREDIT_CARD, so fpe keeps the Luhn digit and
+    pseudonyms match those found in text), else the name in capitals."""
+    import re
+
+    key = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", name).lower()
+    for kind, pattern in _NAME_TYPES:
+        if re.search(pattern, key):
+            return kind
+    return name.upper()
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:

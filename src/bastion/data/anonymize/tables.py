@@ -143,6 +143,7 @@ def _whole_table(source: Path, target: Path, kind: str, job: _Job) -> Outcome:
     privacy = {
         "k_before": result.before.k, "k_after": result.after.k, "l_before": result.before.l,
         "l_after": result.after.l, "generalization": dict(result.labels),
-        "suppressed_values": result.suppressed.astype(str).to_dict(orient="records"),
+        # The suppressed rows' quasi-identifiers are the most identifying values of the table: the report names
+        # the rows, never their values.
     }
     return rows, result.output_rows, tuple(int(row) for row in result.suppressed_rows), privacy
