@@ -30,6 +30,8 @@ CONTEXT_BOOST = 0.35
 NEGATIVE_PENALTY = 0.4
 """Taken from a weak format's score when a word before it says it numbers a thing (``Apt.``, ``order``)."""
 _WORD = re.compile(r"[^\W\d_]+")
+_NO_LABEL = 99
+"""The label distance of a value with no context word before it."""
 _SECRET_HINT = re.compile(r"[A-Za-z0-9_\-]{20,}|-----BEGIN")
 
 
@@ -105,7 +107,7 @@ class PiiDetector:
 
     def _best_at(self, text: str, start: int) -> Entity | None:
         best: Entity | None = None
-        best_rank: tuple[bool, float, int] = (False, 0.0, 0)
+        best_rank: tuple[int, float, int] = (-_NO_LABEL, 0.0, 0)
         code = ord(text[start])
         surroundings: _Surroundings | None = None
         for recognizer, pattern in self._by_first[code] if code < 128 else ():  # no pattern starts with non-ASCII
@@ -118,28 +120,30 @@ class PiiDetector:
             kind, base, end = judged
             if surroundings is None:
                 surroundings = _Surroundings(text, start)
-            score, labelled = self._scored(surroundings, end, kind, base)
-            # A label before the value ("NHS number 943 476 5919, phone ...") outranks any score: it is how forms,
-            # tickets and logs say what a number is, and it settles a number valid in two formats.
-            rank = (labelled, score, end)
+            score, label = self._scored(surroundings, end, kind, base)
+            # A label before the value ("NHS number 943 476 5919, phone ...") outranks any score, and the nearest
+            # label wins: it is how forms, tickets and logs say what a number is, and it settles a number valid in
+            # two formats.
+            rank = (-label, score, end)
             if best is None or rank > best_rank:
                 best, best_rank = Entity(kind, start, end, score, recognizer.name), rank
         return best
 
-    def _scored(self, around: _Surroundings, end: int, kind: str, base: float) -> tuple[float, bool]:
-        """The score after context, and whether a context word of ``kind`` stands before the value."""
+    def _scored(self, around: _Surroundings, end: int, kind: str, base: float) -> tuple[float, int]:
+        """The score after context, and how many words before the value its nearest label of ``kind`` stands."""
         if not self.context:
-            return base, False
+            return base, _NO_LABEL
         if kind in WEAK_TYPES and NEGATIVE_CONTEXT.intersection(around.just_before):
-            return max(0.0, base - NEGATIVE_PENALTY), False
+            return max(0.0, base - NEGATIVE_PENALTY), _NO_LABEL
         words = CONTEXT.get(kind)
         if not words:
-            return base, False
-        if words.intersection(around.before):
-            return min(1.0, round(base + CONTEXT_BOOST, 4)), True
+            return base, _NO_LABEL
+        for distance, word in enumerate(reversed(around.before)):
+            if word in words:
+                return min(1.0, round(base + CONTEXT_BOOST, 4)), distance
         if words.intersection(around.after(end)):
-            return min(1.0, round(base + CONTEXT_BOOST, 4)), False
-        return base, False
+            return min(1.0, round(base + CONTEXT_BOOST, 4)), _NO_LABEL
+        return base, _NO_LABEL
 
     def _credentials(self, text: str) -> list[Entity]:
         if not self.secrets or "API_KEY" not in self.entities or _SECRET_HINT.search(text) is None:
