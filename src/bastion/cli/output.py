@@ -17,16 +17,7 @@ def write_report(text: str, output: Path | None) -> None:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
         return
-    import tempfile
+    from bastion.data.files import atomic_writer
 
-    folder = output.parent if str(output.parent) else Path(".")
-    fd, temp = tempfile.mkstemp(prefix=f".{output.name}.", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, output)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(output) as handle:
+        handle.write(text)

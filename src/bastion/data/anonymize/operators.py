@@ -113,12 +113,11 @@ class Anonymizer:
 
     @staticmethod
     def _mask(operator: Operator, value: str, kind: str, document: Document) -> str:
-        keep = int(operator.options.get("keep", 4))
-        char = str(operator.options.get("char", "*"))
-        from_end = bool(operator.options.get("from_end", True))
-        positions = [i for i, ch in enumerate(value) if ch.isalnum()]  # separators stay: the shape remains legible
-        shown = set(positions[-keep:] if from_end else positions[:keep]) if keep > 0 else set()
-        return "".join(ch if (i in shown or not ch.isalnum()) else char for i, ch in enumerate(value))
+        from bastion.data.pii.entities import mask_characters
+
+        options = operator.options
+        return mask_characters(value, int(options.get("keep", 4)), bool(options.get("from_end", True)),
+                               str(options.get("char", "*")))
 
     @staticmethod
     def _replace(operator: Operator, value: str, kind: str, document: Document) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bastion.data.anonymize.keys import KeyRing
 from bastion.data.anonymize.operators import TOKEN, Anonymizer, Document, Operator, OperatorError
 from bastion.data.anonymize.policy import ColumnRule, Policy
-from bastion.data.files import DataError, atomic_writer, iter_batches, iter_json_lines, iter_lines, table_format
+from bastion.data.files import DataError, atomic_writer, iter_json_lines, iter_lines, table_format
 
 if TYPE_CHECKING:
     from bastion.data.pii.engine import PiiDetector
@@ -86,19 +86,12 @@ class _Job:
                 continue
             value = text[entity.start:entity.end]
             pieces.append(text[entity.end:last])
-            if operator.name == "generalize" and not self._can_generalize(operator, value, entity.type, document):
-                operator = FALLBACK  # free text is never left half-done: a value generalize cannot read is replaced
-            pieces.append(self._apply(operator, value, entity.type, document, where))
+            # Free text is never left half-done: a value generalize cannot read gets a placeholder instead.
+            fallback = FALLBACK if operator.name == "generalize" else None
+            pieces.append(self._apply(operator, value, entity.type, document, where, fallback))
             last = entity.start
         pieces.append(text[:last])
         return "".join(reversed(pieces))
-
-    def _can_generalize(self, operator: Operator, value: str, kind: str, document: Document) -> bool:
-        try:
-            self.anonymizer.apply(operator, value, kind, document)
-        except OperatorError:
-            return False
-        return True
 
     def cell(self, rule: ColumnRule, value: str, document: Document, where: str) -> str:
         """One table cell or JSON field under its column rule."""
@@ -115,10 +108,13 @@ class _Job:
             return self._open_tokens(value, where) if rule.operator.name == "encrypt" else value
         return self._apply(rule.operator, value, rule.entity, document, where)
 
-    def _apply(self, operator: Operator, value: str, kind: str, document: Document, where: str) -> str:
+    def _apply(self, operator: Operator, value: str, kind: str, document: Document, where: str,
+               fallback: Operator | None = None) -> str:
         try:
             result = self.anonymizer.apply(operator, value, kind, document)
         except OperatorError as exc:
+            if fallback is not None:
+                return self._apply(fallback, value, kind, document, where)
             raise DataError(f"{where}: {exc}") from None
         self.replaced[f"{kind}:{operator.name}"] += 1
         return result
@@ -224,8 +220,3 @@ def _text(source: Path, target: Path, job: _Job) -> Outcome:
             count += 1
             handle.write(job.text(line, document, f"{source}: line {number + 1}") + "\n")
     return count, count, (), {}
-
-
-def batches(source: Path, kind: str) -> Iterator[Any]:
-    """The input table's record batches (re-exported for the table writer)."""
-    return iter_batches(source, kind)

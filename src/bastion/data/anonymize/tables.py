@@ -30,7 +30,7 @@ def anonymize_table(source: Path, target: Path, kind: str, job: _Job) -> Outcome
                 _check_columns(source, batch.schema.names, job)
                 rewritten = _rewrite(batch, rows, document, source, job)
                 if writer is None:
-                    writer = _writer(handle, rewritten.schema, kind)
+                    writer = _Writer(handle, rewritten.schema, kind)
                 writer.write_batch(rewritten.cast(writer.schema) if rewritten.schema != writer.schema else rewritten)
                 rows += batch.num_rows
         finally:
@@ -104,10 +104,6 @@ class _Writer:
         self._writer.close()
 
 
-def _writer(handle: Any, schema: Any, kind: str) -> _Writer:
-    return _Writer(handle, schema, kind)
-
-
 def _whole_table(source: Path, target: Path, kind: str, job: _Job) -> Outcome:
     import pyarrow as pa
 
@@ -134,7 +130,7 @@ def _whole_table(source: Path, target: Path, kind: str, job: _Job) -> Outcome:
         raise DataError(f"{source}: {exc}") from None
     table = pa.Table.from_pandas(result.table, preserve_index=False)
     with atomic_writer(target, "wb") as handle:
-        writer = _writer(handle, table.schema, kind)
+        writer = _Writer(handle, table.schema, kind)
         try:
             for batch in table.to_batches():
                 writer.write_batch(batch)

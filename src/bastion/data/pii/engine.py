@@ -206,9 +206,4 @@ def _resolve(entities: list[Entity], text: str, allowed: frozenset[str], thresho
     return sorted(kept, key=lambda e: e.start)
 
 
-def recognizer_names() -> tuple[str, ...]:
-    """The pattern recognisers, for documentation and ``--explain`` output."""
-    return tuple(recognizer.name for recognizer in RECOGNIZERS)
-
-
-__all__ = ["NER_TYPES", "PiiDetector", "Recognizer", "recognizer_names"]
+__all__ = ["NER_TYPES", "PiiDetector", "Recognizer"]

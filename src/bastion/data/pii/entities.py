@@ -13,6 +13,14 @@ ENTITY_TYPES: tuple[str, ...] = (
 """Every entity type Bastion can report; pattern mode finds all but the last four, which need an NER plug-in."""
 
 
+def mask_characters(value: str, keep: int, from_end: bool = True, char: str = "*") -> str:
+    """``value`` with every letter and digit but ``keep`` of them (the last ones, or the first) replaced by
+    ``char``; separators stay, so the shape remains legible (``**** **** **** 1111``)."""
+    positions = [i for i, ch in enumerate(value) if ch.isalnum()]
+    shown = set(positions[-keep:] if from_end else positions[:keep]) if keep > 0 else set()
+    return "".join(ch if (i in shown or not ch.isalnum()) else char for i, ch in enumerate(value))
+
+
 @dataclass(frozen=True)
 class Entity:
     """One piece of personal data found in a text."""

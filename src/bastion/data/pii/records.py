@@ -127,7 +127,7 @@ def detect_records(path: Path, options: DetectOptions | None = None, *, text_fie
     line. Tables (CSV, TSV, Parquet): every string column, or ``text_fields``. Any other file: one record per line.
     """
     options = options or DetectOptions()
-    options.build()  # fail now, in the caller, on bad options or an unsafe NER model, not inside a worker
+    _detector(options)  # fail now, in the caller, on bad options or an unsafe NER model; in-process runs reuse it
     records = _records(path, text_fields)
     tasks = ((options, batch) for batch in _chunks(records, batch_records))
     if executor is None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from bastion.data.files import DataError, iter_batches, table_format
 from bastion.data.pii.engine import PiiDetector
+from bastion.data.pii.entities import mask_characters
 
 SAMPLE_ROWS = 1_000
 """Values per column searched to classify it."""
@@ -87,9 +88,7 @@ def mask_value(value: str) -> str:
     if "@" in value:
         local, _, domain = value.partition("@")
         return f"{local[:1]}***@{domain}"
-    alnum = [i for i, ch in enumerate(value) if ch.isalnum()]
-    shown = set(alnum[-2:]) if len(alnum) > 6 else set()
-    return "".join(ch if (i in shown or not ch.isalnum()) else "*" for i, ch in enumerate(value))
+    return mask_characters(value, 2 if sum(ch.isalnum() for ch in value) > 6 else 0)
 
 
 def context_words(column: str) -> str:
