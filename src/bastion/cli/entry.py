@@ -9,6 +9,7 @@ FAST_VERBS = {
     "scan": "bastion.cli.scan:main",
     "sign": "bastion.cli.sign:sign_main",
     "verify": "bastion.cli.sign:verify_main",
+    "drift": "bastion.cli.drift:main",
 }
 """Verbs parsed with argparse (verb -> ``module:function(argv) -> exit code``): Typer and pydantic cost 0.1-0.2 s
 to import, which these verbs, run in CI and on every model signed, do not pay."""
