@@ -1,0 +1,162 @@
+"""Watching a stream against a reference profile: one online detector per column, calibrated together.
+
+``StreamMonitor`` turns a ``DatasetProfile`` into online detectors (``online.py``): each numeric column's values
+map to about 20 reference-quantile bins, each categorical column's to its categories plus an "unseen" bin, and a
+windowed chi-square detector watches the bin counts. A latency column gets a one-sided CUSUM (slowdowns only),
+calibrated on values drawn from the profile. Each column's detector gets ``ert * columns`` observations between
+false alarms, so by the union bound the whole monitor raises a false alarm at most once per ``ert`` rows on average.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from bastion.monitor.column_tests import PLOT_BINS
+from bastion.monitor.columns import numeric_values
+from bastion.monitor.dataset import DatasetProfile
+from bastion.monitor.online import CusumDetector, WindowedBinDetector, calibrate_for_columns
+from bastion.monitor.profile import CategoricalProfile, NumericProfile
+
+CUSUM_REFERENCE = 50_000
+"""Values drawn from a latency profile to calibrate its CUSUM."""
+
+
+@dataclass(frozen=True)
+class Alarm:
+    """One online alarm."""
+
+    row: int
+    """Position of the observation that raised it, counted from the first row the monitor saw."""
+    column: str
+    """The column whose detector alarmed."""
+    detector: str
+    """``windowed_chi2`` or ``cusum``."""
+
+
+class NumericBinner:
+    """Maps values to about ``groups`` reference-quantile bins (missing and infinite values: a bin of their own)."""
+
+    def __init__(self, profile: NumericProfile, groups: int = PLOT_BINS) -> None:
+        cdf = profile.cdf()
+        targets = np.arange(1, groups) / groups
+        chosen = np.unique(np.minimum(np.searchsorted(cdf, targets, side="left"), len(cdf) - 1))
+        self.edges = profile.edges[chosen] if len(cdf) else np.empty(0)
+        counts = np.diff(np.concatenate([[0], profile.counts_le[chosen] if len(cdf) else [], [profile.count]]))
+        invalid = profile.missing + profile.posinf + profile.neginf
+        self.probabilities = _floored(np.append(counts, invalid).astype(np.float64))
+
+    def bins(self, array: Any) -> NDArray[np.int64]:
+        """Bin index per value of an arrow array; the last bin holds missing and infinite values."""
+        values = numeric_values(array)
+        index = np.searchsorted(self.edges, values, side="left").astype(np.int64)
+        index[~np.isfinite(values)] = len(self.edges) + 1
+        return index
+
+
+class CategoryBinner:
+    """Maps categories to bins: the reference's categories, then one bin for unseen and missing values."""
+
+    def __init__(self, profile: CategoricalProfile) -> None:
+        self.labels = {label: index for index, label in enumerate(profile.counts)}
+        counts = np.array(list(profile.counts.values()) + [profile.missing], dtype=np.float64)
+        self.probabilities = _floored(counts)
+
+    def bins(self, array: Any) -> NDArray[np.int64]:
+        """Bin index per value of an arrow array."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        values = pc.cast(array, pa.string()).to_pylist() if not pa.types.is_string(array.type) else array.to_pylist()
+        other = len(self.labels)
+        return np.array([self.labels.get(_text(value), other) if value is not None else other for value in values],
+                        dtype=np.int64)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def draw_from_profile(profile: NumericProfile, size: int, seed: int) -> NDArray[np.float64]:
+    """Values drawn from a numeric profile: its own values in exact mode, else uniform within quantile bins."""
+    rng = np.random.default_rng(seed)
+    if profile.values is not None:
+        return rng.choice(profile.values, size=size, replace=True)
+    low = np.concatenate([[profile.minimum], profile.edges])
+    high = np.concatenate([profile.edges, [profile.maximum]])
+    counts = np.diff(np.concatenate([[0], profile.counts_le, [profile.count]]))
+    chosen = rng.choice(len(counts), size=size, p=counts / counts.sum())
+    return np.asarray(low[chosen] + rng.random(size) * (high[chosen] - low[chosen]), dtype=np.float64)
+
+
+def _unreachable(name: str) -> Any:
+    raise ValueError(f"column {name!r} cannot be watched")
+
+
+class StreamMonitor:
+    """Online drift detection for rows arriving one batch at a time; ``update(batch)`` returns the alarms."""
+
+    def __init__(self, profile: DatasetProfile, columns: Sequence[str] | None = None, window: int = 200,
+                 ert: float = 10_000, seed: int = 0) -> None:
+        names = [name for name in (columns or profile.columns) if isinstance(
+            profile.columns.get(name), NumericProfile | CategoricalProfile)]
+        if not names:
+            raise ValueError("no numeric or categorical column of the profile to watch")
+        per_column = calibrate_for_columns(ert, len(names))
+        self.window = window
+        self.ert = ert
+        self.rows_seen = 0
+        self.binners: dict[str, NumericBinner | CategoryBinner] = {}
+        self.detectors: dict[str, WindowedBinDetector | CusumDetector] = {}
+        for index, name in enumerate(names):
+            column = profile.columns[name]
+            if profile.roles.get(name) == "latency" and isinstance(column, NumericProfile):
+                reference = draw_from_profile(column, CUSUM_REFERENCE, seed + index)
+                self.detectors[name] = CusumDetector(per_column, side="up", seed=seed + index).fit(reference)
+                continue
+            binner: NumericBinner | CategoryBinner = (
+                NumericBinner(column) if isinstance(column, NumericProfile)
+                else CategoryBinner(column) if isinstance(column, CategoricalProfile) else _unreachable(name))
+            self.binners[name] = binner
+            self.detectors[name] = WindowedBinDetector(window, per_column, seed=seed + index).fit(
+                binner.probabilities)
+
+    def update(self, batch: Any) -> list[Alarm]:
+        """Feed a batch of rows (a DataFrame, pyarrow Table or RecordBatch) in arrival order."""
+        from bastion.monitor.columns import partitions
+
+        table = partitions(batch, "stream")[0].table
+        alarms: list[Alarm] = []
+        for name, detector in self.detectors.items():
+            if name not in table.column_names:
+                raise ValueError(f"stream: the batch has no column {name!r}")
+            array = table.column(name).combine_chunks()
+            if isinstance(detector, CusumDetector):
+                values = numeric_values(array)
+                values = np.where(np.isfinite(values), values, np.nan)
+                positions = np.flatnonzero(np.isfinite(values))
+                hits = positions[detector.update_many(values[positions])] if positions.size else positions
+                alarms += [Alarm(self.rows_seen + int(row), name, "cusum") for row in hits]
+                continue
+            hits = detector.update_many(self.binners[name].bins(array))
+            alarms += [Alarm(self.rows_seen + int(row), name, "windowed_chi2") for row in hits]
+        self.rows_seen += table.num_rows
+        alarms.sort(key=lambda alarm: (alarm.row, alarm.column))
+        return alarms
+
+
+def _floored(counts: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Shares with half a count in every empty bin: a value the reference never had (an unseen category, a
+    missing value in a complete column) must stay possible under the null, where it weighs almost nothing, so a
+    burst of them shows in the detector's pooled rare cell."""
+    counts = np.where(counts > 0, counts, 0.5)
+    return np.asarray(counts / counts.sum(), dtype=np.float64)
+
+
+__all__ = ["Alarm", "StreamMonitor", "draw_from_profile"]
