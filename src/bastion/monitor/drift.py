@@ -23,6 +23,7 @@ from bastion.monitor.column_tests import Outcome, categorical_test, numeric_test
 from bastion.monitor.columns import partitions
 from bastion.monitor.dataset import DatasetProfile
 from bastion.monitor.fitting import FitPlan, fit_profile
+from bastion.monitor.model import Roles, model_tests
 from bastion.monitor.multivariate import domain_classifier
 from bastion.monitor.profile import (
     DEFAULT_BINS,
@@ -152,7 +153,8 @@ class DriftMonitor:
     def _summarize(self, profile: DatasetProfile, current: Any) -> CurrentSummary:
         parts = partitions(current, "current")
         want_sample = self.domain_classifier and profile.sample is not None
-        plan = SummaryPlan(profile, min(self.sample_rows, 20_000) if want_sample else 0, (), self.seed)
+        plan = SummaryPlan(profile, min(self.sample_rows, 20_000) if want_sample else 0,
+                           Roles.of(profile.roles).columns(), self.seed)
         executor = self.executor or InProcessExecutor()
         try:
             result: CurrentSummary = map_reduce(executor, partial(summarize, plan), list(enumerate(parts)),
@@ -207,6 +209,16 @@ class DriftMonitor:
                             "message": outcome.message})
         if self.domain_classifier:
             results.append(self._domain_result(profile, summary))
+        if profile.model:
+            try:
+                tests = model_tests(profile.model, Roles.of(profile.roles), summary.model_table(), self.alpha)
+            except (KeyError, ValueError) as exc:
+                raise DataError(f"{summary.label}: model columns: {exc}") from None
+            for test in tests:
+                # Tests with a p-value alarm through the corrected family; the estimate keeps its own rule.
+                results.append({"name": test.name, "statistic": test.statistic, "p_value": test.p_value,
+                                "effect_size": test.effect_size, "details": test.details, "message": test.message,
+                                "drift": test.drift if test.p_value is None else False})
         for index, result in enumerate(results):
             if result.get("p_value") is not None:
                 pending.append(_Pending(None, f"dataset:{index}", result["p_value"]))

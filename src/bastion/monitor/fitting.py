@@ -20,6 +20,7 @@ from bastion.compute import Executor, InProcessExecutor, TaskError, map_reduce
 from bastion.data.files import DataError
 from bastion.monitor.columns import CATEGORICAL, NUMERIC, Partition, column_kind, numeric_values
 from bastion.monitor.dataset import DatasetProfile
+from bastion.monitor.model import ModelState, Roles
 from bastion.monitor.multivariate import PcaModel, fit_pca
 from bastion.monitor.profile import (
     MAX_CATEGORIES,
@@ -68,6 +69,7 @@ class FirstPass:
     tallies: dict[str, ColumnTally] = field(default_factory=dict)
     sample: RowSample = field(default_factory=lambda: RowSample(0))
     rows: int = 0
+    model: ModelState = field(default_factory=ModelState)
 
     def merge(self, other: FirstPass) -> FirstPass:
         """Merge another partition's state into this one (in place)."""
@@ -82,6 +84,7 @@ class FirstPass:
             self.tallies[name] = self.tallies[name].merge(other.tallies[name])
         self.sample.merge(other.sample)
         self.rows += other.rows
+        self.model = self.model.merge(other.model)
         return self
 
 
@@ -102,12 +105,17 @@ def first_pass(plan: FitPlan, item: tuple[int, Partition]) -> FirstPass:
     """Tally one partition and sample its rows."""
     index, partition = item
     state = FirstPass(partition.label, sample=RowSample(plan.sample_rows))
+    roles = Roles.of(dict(plan.roles))
     for batch_index, batch in enumerate(partition.batches()):
         if not state.order:
             state.order = selected_columns(plan, batch.schema.names, partition.label)
             state.kinds = {name: column_kind(batch.schema.field(name), name in plan.categorical)
                            for name in state.order}
         tally_batch(batch, state.kinds, state.tallies)
+        try:
+            state.model.update(batch, roles)
+        except (KeyError, ValueError) as exc:
+            raise DataError(f"{partition.label}: model columns: {exc}") from None
         state.rows += batch.num_rows
         priorities = np.random.default_rng([plan.seed, index, batch_index]).random(batch.num_rows)
         _offer(state.sample, batch.select(state.order), priorities)
@@ -207,7 +215,7 @@ def fit_profile(partitions: list[Partition], plan: FitPlan, executor: Executor |
     columns = _column_profiles(first, exact_values, edges, counts)
     settings = {"bins": plan.bins, "exact_limit": plan.exact_limit, "sample_rows": plan.sample_rows,
                 "seed": plan.seed}
-    return DatasetProfile(first.rows, columns, roles, pca, pca_errors, {}, frame, settings)
+    return DatasetProfile(first.rows, columns, roles, pca, pca_errors, first.model.to_dict(), frame, settings)
 
 
 def _plan_columns(first: FirstPass, table: Any,

@@ -100,6 +100,14 @@ class CurrentSummary:
     sample: RowSample = field(default_factory=lambda: RowSample(0))
     model: dict[str, list[Any]] = field(default_factory=dict)
 
+    def model_table(self) -> Any:
+        """The collected model columns as one pyarrow Table (None when none were collected)."""
+        import pyarrow as pa
+
+        if not self.model:
+            return None
+        return pa.table({name: pa.chunked_array(parts) for name, parts in self.model.items()})
+
     def merge(self, other: CurrentSummary) -> CurrentSummary:
         """Merge another partition's summary (in place)."""
         if not self.names:

@@ -33,10 +33,10 @@ def render_table(report: DriftReport) -> str:
     lines.insert(1, "  ".join("-" * width for width in widths))
     notes = [f"{c.name}: {c.message}" for c in report.columns if c.message]
     notes += [f"[{t.name}]: {t.message}" for t in report.dataset_tests if t.message]
+    alarms = sum(test.drift for test in report.dataset_tests)
     verdict = (f"DRIFT in {len(report.drifted_columns)} of {len(report.columns)} columns"
+               + (f" and {alarms} of {len(report.dataset_tests)} dataset tests" if alarms else "")
                if report.drift else "no drift")
-    if report.drift and not report.drifted_columns:
-        verdict = "DRIFT in dataset-level tests"
     summary = (f"{verdict} ({report.correction} correction, alpha {report.alpha}; reference {report.reference_rows:,}"
                f" rows, current {report.current_rows:,} rows)")
     parts = ["\n".join(lines)]
