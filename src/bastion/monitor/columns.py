@@ -7,7 +7,7 @@ Dask cluster can read them where they run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,10 @@ def partitions(source: Any, label: str) -> list[Partition]:
 
     if isinstance(source, str | Path):
         return _file_partitions(Path(source))
+    if isinstance(source, list | tuple):  # chunks of a stream, or pieces already in memory
+        if not source:
+            raise DataError(f"{label}: an empty list of partitions")
+        return [part for index, piece in enumerate(source) for part in partitions(piece, f"{label}[{index}]")]
     if isinstance(source, pa.RecordBatch):
         return [Partition(label, table=pa.Table.from_batches([source]))]
     if isinstance(source, pa.Table):
@@ -182,7 +186,11 @@ def _label(value: object) -> str:
     return str(value)
 
 
-def select_columns(names: Sequence[str], ignore: Sequence[str]) -> list[str]:
-    """The columns to monitor, in source order, without the ignored ones."""
-    skipped = set(ignore)
-    return [name for name in names if name not in skipped]
+def non_numbers(array: Any) -> tuple[int, int]:
+    """(values that are not numbers, values present) of a text column expected to hold numbers."""
+    import pandas as pd
+
+    present = array.drop_null() if hasattr(array, "drop_null") else array
+    text = pd.Series(present.to_pylist(), dtype=object).astype(str)
+    parsed = pd.to_numeric(text, errors="coerce")
+    return int(parsed.isna().sum()), len(text)

@@ -177,7 +177,7 @@ class DriftMonitor:
                 results[name] = {**base, "test": "schema", "drift": True, "message": "missing from the current data"}
                 continue
             if name in summary.mismatched:
-                results[name] = {**base, "test": "schema", "drift": True, "message": summary.mismatched[name]}
+                results[name] = {**base, "test": "schema", "drift": True, "message": summary.mismatch_message(name)}
                 continue
             if isinstance(reference, UnusableColumn):
                 results[name] = {**base, "test": "none", "drift": False, "message": reference.message}
@@ -270,13 +270,18 @@ class DriftMonitor:
         drift = p_adjusted is not None and p_adjusted < self.alpha and (outcome.effect_size or 0.0) >= self.min_effect
         metrics = dict(outcome.metrics)
         missing_adjusted = corrected.get((name, "missing"))
+        message = outcome.message
         if missing_adjusted is not None:
             metrics["missing_p_value"] = result["missing_p_value"]
             metrics["missing_p_adjusted"] = missing_adjusted
-            drift = drift or missing_adjusted < self.alpha
+            if missing_adjusted < self.alpha:
+                drift = True
+                change = (f"missing or infinite values went from {result['reference_missing']:.2%} to "
+                          f"{result['current_missing']:.2%} (corrected p {missing_adjusted:.3g})")
+                message = f"{message}; {change}" if message else change
         return ColumnDrift(name, result["kind"], outcome.test, outcome.statistic, outcome.p_value, p_adjusted,
                            outcome.effect_size, drift, result["role"], metrics, result["reference_missing"],
-                           result["current_missing"], outcome.message, outcome.histogram)
+                           result["current_missing"], message, outcome.histogram)
 
     def _dataset_entry(self, index: int, result: dict[str, Any],
                        corrected: dict[tuple[str | None, str], float]) -> DatasetTest:

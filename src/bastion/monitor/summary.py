@@ -15,7 +15,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from bastion.data.files import DataError
-from bastion.monitor.columns import CATEGORICAL, NUMERIC, Partition, category_counts, column_kind, numeric_values
+from bastion.monitor.columns import (
+    CATEGORICAL,
+    NUMERIC,
+    Partition,
+    category_counts,
+    column_kind,
+    non_numbers,
+    numeric_values,
+)
 from bastion.monitor.dataset import DatasetProfile
 from bastion.monitor.fitting import numeric_matrix
 from bastion.monitor.profile import (
@@ -96,9 +104,16 @@ class CurrentSummary:
     numeric: dict[str, NumericCounts] = field(default_factory=dict)
     categorical: dict[str, ColumnTally] = field(default_factory=dict)
     mismatched: dict[str, str] = field(default_factory=dict)
+    not_numbers: dict[str, list[int]] = field(default_factory=dict)
     errors: NumericCounts | None = None
     sample: RowSample = field(default_factory=lambda: RowSample(0))
     model: dict[str, list[Any]] = field(default_factory=dict)
+
+    def mismatch_message(self, name: str) -> str:
+        """Why a reference numeric column cannot be tested in the current data."""
+        bad, present = self.not_numbers.get(name, [0, 0])
+        detail = f": {bad:,} of {present:,} values are not numbers" if present else ""
+        return self.mismatched[name] + detail
 
     def model_table(self) -> Any:
         """The collected model columns as one pyarrow Table (None when none were collected)."""
@@ -121,6 +136,10 @@ class CurrentSummary:
             self.categorical[name] = self.categorical[name].merge(tally) if name in self.categorical else tally
         for name, message in other.mismatched.items():
             self.mismatched.setdefault(name, message)
+        for name, (bad, present) in other.not_numbers.items():
+            seen = self.not_numbers.setdefault(name, [0, 0])
+            seen[0] += bad
+            seen[1] += present
         if self.errors is not None and other.errors is not None:
             self.errors = self.errors.merge(other.errors)
         self.sample.merge(other.sample)
@@ -177,7 +196,10 @@ def _counts_for(reference: NumericProfile) -> NumericCounts:
 def _count_columns(state: CurrentSummary, profile: DatasetProfile, batch: Any) -> None:
     for name, counts in state.numeric.items():
         if name in state.mismatched:
-            counts.tally.missing += int(batch.column(name).null_count)
+            bad, present = non_numbers(batch.column(name))
+            seen = state.not_numbers.setdefault(name, [0, 0])
+            seen[0] += bad
+            seen[1] += present
             continue
         reference = profile.columns[name]
         assert isinstance(reference, NumericProfile)
