@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy import stats  # imported with the monitor, not lazily by the first test: a service pays it once at start
 
 EXACT_KS_LIMIT = 10_000
 """scipy's ``ks_2samp`` computes an exact p-value when both samples are at most this large, else the asymptotic one."""
@@ -29,8 +30,6 @@ def ks_p_value(below_reference: int, n: int, below_current: int, m: int) -> floa
     depends on the distance and the sizes only, so it is computed on two stand-in samples that realise exactly
     this distance (values 0 and 1 in the given proportions).
     """
-    from scipy import stats
-
     if n < 1 or m < 1:
         raise ValueError(f"KS needs two non-empty samples, got sizes {n} and {m}")
     if max(n, m) <= EXACT_KS_LIMIT:
@@ -50,8 +49,6 @@ def ks_p_value(below_reference: int, n: int, below_current: int, m: int) -> floa
 
 def ks_two_sample(reference: NDArray[np.float64], current: NDArray[np.float64]) -> tuple[float, float]:
     """KS distance and p-value of two samples of finite values, exactly as ``scipy.stats.ks_2samp`` computes them."""
-    from scipy import stats
-
     result = stats.ks_2samp(reference, current, alternative="two-sided", method="auto")
     return float(result.statistic), float(result.pvalue)
 
@@ -70,8 +67,6 @@ def chi_square_two_sample(reference: NDArray[np.int64], current: NDArray[np.int6
     for, unlike a goodness-of-fit test against fixed expected counts. Categories empty in both are dropped.
     Returns (statistic, p-value, degrees of freedom); one category left gives (0, 1, 0).
     """
-    from scipy import stats
-
     table = np.vstack([reference, current]).astype(np.float64)
     table = table[:, table.sum(axis=0) > 0]
     if table.shape[1] < 2 or (table.sum(axis=1) == 0).any():
@@ -161,8 +156,6 @@ def adjust_p_values(p_values: NDArray[np.float64], method: str) -> NDArray[np.fl
 def two_proportions(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float:
     """Two-sided p-value that two proportions differ: Fisher's exact test when an expected count is under 5,
     else chi-square on the 2 x 2 table (no continuity correction)."""
-    from scipy import stats
-
     if n_a == 0 or n_b == 0:
         return 1.0
     table = np.array([[hits_a, n_a - hits_a], [hits_b, n_b - hits_b]], dtype=np.int64)
