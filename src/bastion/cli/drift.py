@@ -125,10 +125,55 @@ def fit_main(argv: list[str]) -> int:
     return 0
 
 
+def watch_parser() -> argparse.ArgumentParser:
+    """``bastion drift watch`` options."""
+    parser = argparsing.parser("bastion drift watch", "Replay current data as a stream through online detectors "
+                               "(windowed chi-square per column, CUSUM for --latency) and print one JSON line per "
+                               "alarm: {\"row\", \"column\", \"detector\"}. Exit 0 no alarm, 1 alarms, 2 bad input.")
+    parser.add_argument("reference", type=Path, metavar="REFERENCE", help="Reference data, or a profile file.")
+    parser.add_argument("current", type=Path, metavar="CURRENT", help="Current data, in arrival order.")
+    parser.add_argument("--window", type=argparsing.positive_int, default=200, help="Observations per window.")
+    parser.add_argument("--ert", type=float, default=10_000,
+                        help="Expected rows between false alarms, for the whole monitor (default 10,000).")
+    parser.add_argument("-o", "--output", type=Path, help="Write the alarms here (atomically) instead of stdout.")
+    _add_profile_options(parser)
+    return parser
+
+
+def watch_main(argv: list[str]) -> int:
+    """Run ``bastion drift watch``."""
+    import json
+
+    from bastion.data.files import DataError
+    from bastion.monitor import DriftMonitor
+    from bastion.monitor.columns import partitions
+    from bastion.monitor.streaming import StreamMonitor
+
+    try:
+        args = watch_parser().parse_args(argv)
+        _check_output(args.output)
+        if is_profile(args.reference):
+            monitor = DriftMonitor.from_profile(args.reference)
+        else:
+            monitor = DriftMonitor(**_monitor_options(args)).fit(args.reference)
+        assert monitor.profile_ is not None
+        stream = StreamMonitor(monitor.profile_, args.columns, window=args.window, ert=args.ert, seed=args.seed)
+        alarms = [alarm for part in partitions(args.current, "current") for batch in part.batches()
+                  for alarm in stream.update(batch)]
+    except (argparsing.UsageError, DataError, ValueError, OSError) as exc:
+        return _fail("drift watch", exc)
+    lines = [json.dumps({"row": a.row, "column": a.column, "detector": a.detector}) + "\n" for a in alarms]
+    write_report("".join(lines), args.output)
+    print(f"bastion drift watch: {len(alarms)} alarms in {stream.rows_seen:,} rows", file=sys.stderr)
+    return 1 if alarms else 0
+
+
 def main(argv: list[str]) -> int:
-    """Run ``bastion drift ...``: ``fit`` profiles, anything else tests."""
+    """Run ``bastion drift ...``: ``fit`` profiles, ``watch`` replays a stream, anything else tests."""
     if argv[:1] == ["fit"]:
         return fit_main(argv[1:])
+    if argv[:1] == ["watch"]:
+        return watch_main(argv[1:])
     from bastion.compute import executor_for
     from bastion.data.files import DataError
     from bastion.monitor import DriftMonitor
