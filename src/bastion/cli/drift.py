@@ -83,11 +83,12 @@ def _monitor_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def is_profile(path: Path) -> bool:
-    """True when ``path`` is a profile file written by ``drift fit`` (its JSON names the format first)."""
+    """True when ``path`` is a profile file written by ``drift fit`` (its JSON names the format near the start)."""
     if not path.is_file():
         return False
     with open(path, "rb") as handle:
-        return PROFILE_MARK in handle.read(64)
+        head = handle.read(4096)
+    return head.lstrip().startswith(b"{") and PROFILE_MARK in head
 
 
 def _check_output(output: Path | None) -> None:

@@ -57,7 +57,7 @@ class DatasetProfile:
             "model": self.model,
         }
         if include_sample and self.sample is not None:
-            data["sample"] = json.loads(self.sample.to_json(orient="split", index=False))
+            data["sample"] = _frame_to_dict(self.sample)
         return data
 
     def save(self, path: Path, include_sample: bool = False) -> None:
@@ -98,13 +98,43 @@ class DatasetProfile:
         pca_errors = _column_from_dict(errors, "pca_errors") if errors else None
         if pca_errors is not None and not isinstance(pca_errors, NumericProfile):
             raise ValueError("pca_errors: expected a numeric profile")
-        sample = None
-        if data.get("sample"):
-            import pandas as pd
-
-            sample = pd.DataFrame(data["sample"]["data"], columns=data["sample"]["columns"])
-        return cls(int(data["rows"]), columns, {str(k): str(v) for k, v in _mapping(data, "roles").items()},
+        sample = _frame_from_dict(data["sample"]) if data.get("sample") else None
+        rows = _count(data, "rows")
+        return cls(rows, columns, {str(k): str(v) for k, v in _mapping(data, "roles").items()},
                    pca, pca_errors, dict(_mapping(data, "model")), sample, dict(_mapping(data, "settings")))
+
+
+def _frame_to_dict(frame: Any) -> dict[str, Any]:
+    """A row sample as JSON: values (times in ISO 8601, floats to full precision) and each column's dtype."""
+    encoded = json.loads(frame.to_json(orient="split", index=False, date_format="iso", double_precision=15))
+    encoded["dtypes"] = {str(name): str(dtype) for name, dtype in frame.dtypes.items()}
+    return dict(encoded)
+
+
+def _frame_from_dict(data: Any) -> Any:
+    """The row sample back with its dtypes (times would otherwise come back as text, categories as objects)."""
+    import pandas as pd
+
+    if not isinstance(data, dict):
+        raise ValueError("sample: expected an object")
+    frame = pd.DataFrame(data["data"], columns=data["columns"])
+    for name, dtype in dict(data.get("dtypes") or {}).items():
+        if name not in frame.columns:
+            raise ValueError(f"sample.dtypes: no column {name!r}")
+        if str(dtype).startswith("datetime64"):
+            frame[name] = pd.to_datetime(frame[name], utc="UTC" in str(dtype) or "+" in str(dtype))
+        elif str(dtype) in ("category", "bool") or str(dtype).startswith(("int", "float", "uint")):
+            frame[name] = frame[name].astype(dtype) if frame[name].notna().all() or "float" in dtype \
+                or dtype == "category" else frame[name]
+    return frame
+
+
+def _count(data: dict[str, Any], key: str) -> int:
+    """A non-negative whole number field."""
+    value = int(data[key])
+    if value < 0:
+        raise ValueError(f"{key}: negative ({value})")
+    return value
 
 
 def _mapping(data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -147,16 +177,17 @@ def _column_from_dict(data: Any, where: str) -> ColumnProfile:
             counts = {str(k): int(v) for k, v in _mapping(data, "counts").items()}
             if any(v < 0 for v in counts.values()):
                 raise ValueError("negative count")
-            return CategoricalProfile(counts, int(data["missing"]))
+            return CategoricalProfile(counts, _count(data, "missing"))
         if kind == "unusable":
-            return UnusableColumn(str(data["message"]), int(data.get("missing", 0)), int(data.get("rows", 0)))
+            return UnusableColumn(str(data["message"]), _count({"missing": 0, **data}, "missing"),
+                                  _count({"rows": 0, **data}, "rows"))
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{where}: {_describe(exc)}") from None
     raise ValueError(f"{where}.kind: expected numeric, categorical or unusable, not {kind!r}")
 
 
 def _numeric_from_dict(data: dict[str, Any], where: str) -> NumericProfile:
-    count = int(data["count"])
+    count = _count(data, "count")
     values = None
     if "values" in data:
         values = np.asarray(data["values"], dtype=np.float64)
@@ -173,7 +204,10 @@ def _numeric_from_dict(data: dict[str, Any], where: str) -> NumericProfile:
             raise ValueError("counts_le: expected non-decreasing counts within the column's count")
     if not np.all(np.isfinite(edges)):
         raise ValueError("edges: expected finite numbers")
+    std = float(data["std"])
+    if not std >= 0:
+        raise ValueError(f"std: expected a non-negative number, got {std}")
     minimum = float(data["min"]) if data.get("min") is not None else float("inf")
     maximum = float(data["max"]) if data.get("max") is not None else float("-inf")
-    return NumericProfile(count, int(data["missing"]), int(data["posinf"]), int(data["neginf"]), float(data["mean"]),
-                          float(data["std"]), minimum, maximum, edges, counts_le, values)
+    return NumericProfile(count, _count(data, "missing"), _count(data, "posinf"), _count(data, "neginf"),
+                          float(data["mean"]), std, minimum, maximum, edges, counts_le, values)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any, Self
 
@@ -236,8 +236,10 @@ class DriftMonitor:
                   if not isinstance(ref, UnusableColumn) and name in summary.names and name not in summary.mismatched
                   and profile.roles.get(name, "feature") == "feature"]
         categorical = {name for name in usable if isinstance(profile.columns[name], CategoricalProfile)}
-        result = domain_classifier(profile.sample[usable], summary.sample.table.select(usable).to_pandas(), usable,
-                                   categorical, self.seed, self.alpha)
+        # One OpenMP thread: on a busy machine the booster's thread team stalls (0.35 s became 14-93 s in tests).
+        with thread_controller(openmp=True).limit(limits=1, user_api="openmp"):
+            result = domain_classifier(profile.sample[usable], summary.sample.table.select(usable).to_pandas(),
+                                       usable, categorical, self.seed, self.alpha)
         return {"name": name, "statistic": result.auc, "p_value": result.p_value, "effect_size": result.auc - 0.5,
                 "details": {"auc": result.auc, "held_out_rows": result.rows,
                             "top_features": dict(result.top_features)}}
@@ -256,6 +258,8 @@ class DriftMonitor:
                 entries.append(ColumnDrift(name, "unusable", "schema", None, None, None, None, False,
                                            message="not in the reference: not tested"))
                 warnings.append(f"column {name!r} is not in the reference")
+        if not set(profile.columns) & set(summary.names):
+            warnings.append("the current data shares no column with the reference: is it the right file?")
         if summary.rows < SMALL_SAMPLE:
             warnings.append(f"only {summary.rows} current rows: only large shifts can be detected")
         tests = [self._dataset_entry(index, result, corrected) for index, result in enumerate(dataset)]
@@ -297,9 +301,18 @@ def _one_blas_thread() -> Any:
     """Keep BLAS on one thread while summarising: the PCA products are thin (rows x a few dozen columns), and
     OpenBLAS's extra threads spin-wait, doubling CPU time for no gain in wall time. Parallelism comes from
     partitions on the executor instead."""
-    from threadpoolctl import threadpool_limits
+    return thread_controller(openmp=False).limit(limits=1, user_api="blas")
 
-    return threadpool_limits(limits=1, user_api="blas")
+
+@cache
+def thread_controller(openmp: bool) -> Any:
+    """A threadpoolctl controller, built once: building scans the loaded libraries (about 2 ms), limiting is cheap.
+    Only loaded libraries can be limited, so ``openmp=True`` loads scikit-learn's OpenMP runtime first."""
+    from threadpoolctl import ThreadpoolController
+
+    if openmp:
+        import sklearn.ensemble  # noqa: F401
+    return ThreadpoolController()
 
 
 def _missing_shares(reference: NumericProfile | CategoricalProfile, tally: ColumnTally) -> dict[str, float]:

@@ -149,7 +149,7 @@ def adjust_p_values(p_values: NDArray[np.float64], method: str) -> NDArray[np.fl
     else:
         raise ValueError(f"correction must be 'holm', 'bh' or 'none', not {method!r}")
     result = np.empty(m)
-    result[order] = np.minimum(adjusted, 1.0)
+    result[order] = np.minimum(np.maximum(adjusted, ranked), 1.0)  # never below the raw p (rounding in p*m/m)
     return result
 
 
