@@ -19,7 +19,7 @@ from typing import Any, Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bastion.monitor.report import DatasetTest
+from bastion.monitor.report import DatasetTest, check_header
 
 FORMAT = "bastion.latency-profile"
 """The ``format`` key of a serialised profile."""
@@ -189,11 +189,7 @@ class LatencyProfile:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> LatencyProfile:
         """Read ``to_dict`` output; a missing or malformed key raises ValueError naming it."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"latency profile: expected a mapping, got {type(data).__name__}")
-        if data.get("format") != FORMAT or data.get("version") != VERSION:
-            raise ValueError(f"latency profile: 'format'/'version' must be {FORMAT!r}/{VERSION}, got "
-                             f"{data.get('format')!r}/{data.get('version')!r}")
+        check_header(data, "latency profile", FORMAT, VERSION)
         bins = _integer(data, "bins")
         try:
             profile = cls(low=_number(data, "low"), high=_number(data, "high"), bins=bins)

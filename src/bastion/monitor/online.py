@@ -302,7 +302,31 @@ def _window_q(cells: IntArray, window: int, weights: IntArray) -> IntArray:
     return q
 
 
-class WindowedBinDetector:
+class _Calibrated:
+    """What both detectors share once fitted: the calibration and its read-outs."""
+
+    _fitted: bool
+    calibration_: Calibration
+    _FIT_HINT = "fit"
+
+    def _require_fitted(self, where: str) -> None:
+        if not self._fitted:
+            raise OnlineDetectorError(f"{type(self).__name__}.{where}: call {self._FIT_HINT} first")
+
+    @property
+    def threshold(self) -> float:
+        """Statistic value above which the detector alarms (chi-square, or CUSUM in reference standard deviations)."""
+        self._require_fitted("threshold")
+        return self.calibration_.threshold
+
+    @property
+    def ert_estimate(self) -> float:
+        """Estimated ERT (observations between false alarms) of :attr:`threshold`."""
+        self._require_fitted("ert_estimate")
+        return self.calibration_.ert_estimate
+
+
+class WindowedBinDetector(_Calibrated):
     """Sliding-window Pearson chi-square between the last ``window`` bin indices and reference bin probabilities.
 
     Usage: ``WindowedBinDetector(window=200, ert=10_000).fit(p)``, then ``update(bin_index)`` per observation or
@@ -314,6 +338,8 @@ class WindowedBinDetector:
     alarms (more than ``window``); ``seed`` for the calibration simulation; ``n_simulations`` simulated streams
     (>= 50); ``min_expected`` smallest expected count a cell may have; ``max_steps`` simulated observations in all.
     """
+
+    _FIT_HINT = "fit(p)"
 
     def __init__(self, window: int = 200, ert: float = 10_000, *, seed: int = 0, n_simulations: int = 200,
                  min_expected: float = 5.0, max_steps: int = 4_000_000) -> None:
@@ -462,22 +488,6 @@ class WindowedBinDetector:
     def _to_statistic(self, q: int) -> float:
         return q / (self.window * self._scale) - self.window
 
-    def _require_fitted(self, where: str) -> None:
-        if not self._fitted:
-            raise OnlineDetectorError(f"WindowedBinDetector.{where}: call fit(p) first")
-
-    @property
-    def threshold(self) -> float:
-        """Chi-square value above which the detector alarms."""
-        self._require_fitted("threshold")
-        return self.calibration_.threshold
-
-    @property
-    def ert_estimate(self) -> float:
-        """Estimated ERT (observations between false alarms) of :attr:`threshold`."""
-        self._require_fitted("ert_estimate")
-        return self.calibration_.ert_estimate
-
     @property
     def statistic(self) -> float:
         """Pearson chi-square of the current window; NaN until the window is full."""
@@ -521,7 +531,7 @@ def _cusum_path(steps: IntArray, start: int) -> IntArray:
     return total - low
 
 
-class CusumDetector:
+class CusumDetector(_Calibrated):
     """Page's CUSUM on ``z = (x - mean) / std`` of the reference, with drift allowance ``k`` (in reference stds).
 
     ``side`` is ``"both"`` (two-sided: alarm on a shift either way), ``"up"`` (increases only, e.g. latency) or
@@ -533,6 +543,8 @@ class CusumDetector:
     standard deviations (the CUSUM is tuned to shifts of about ``2 k``); ``side``; ``seed`` for the bootstrap;
     ``n_simulations`` simulated streams (>= 50); ``max_steps`` simulated observations in all.
     """
+
+    _FIT_HINT = "fit(reference)"
 
     def __init__(self, ert: float = 10_000, *, k: float = 0.5, side: Side = "both", seed: int = 0,
                  n_simulations: int = 200, max_steps: int = 4_000_000) -> None:
@@ -639,22 +651,6 @@ class CusumDetector:
                 self._up, self._down = int(up[-1]), int(down[-1])
                 pos, chunk = pos + up.size, min(2 * chunk, 1 << 16)
         return np.asarray(alarms, dtype=np.int64)
-
-    def _require_fitted(self, where: str) -> None:
-        if not self._fitted:
-            raise OnlineDetectorError(f"CusumDetector.{where}: call fit(reference) first")
-
-    @property
-    def threshold(self) -> float:
-        """CUSUM value (in reference standard deviations) above which the detector alarms."""
-        self._require_fitted("threshold")
-        return self.calibration_.threshold
-
-    @property
-    def ert_estimate(self) -> float:
-        """Estimated ERT (observations between false alarms) of :attr:`threshold`."""
-        self._require_fitted("ert_estimate")
-        return self.calibration_.ert_estimate
 
     @property
     def statistic(self) -> float:

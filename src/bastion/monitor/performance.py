@@ -32,7 +32,7 @@ from typing import Any, Self
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from bastion.monitor.report import DatasetTest
+from bastion.monitor.report import DatasetTest, check_header
 
 CLASSIFICATION = "classification"
 """Task of a classifier: labels and, optionally, predicted probabilities."""
@@ -300,11 +300,7 @@ class PerformanceProfile:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PerformanceProfile:
         """Read ``to_dict`` output; a missing or malformed key raises ValueError naming it."""
-        if not isinstance(data, Mapping):
-            raise ValueError(f"performance profile: expected a mapping, got {type(data).__name__}")
-        if data.get("format") != FORMAT or data.get("version") != VERSION:
-            raise ValueError(f"performance profile: 'format'/'version' must be {FORMAT!r}/{VERSION}, got "
-                             f"{data.get('format')!r}/{data.get('version')!r}")
+        check_header(data, "performance profile", FORMAT, VERSION)
         task, n_bins = _key(data, "task", str), _key(data, "n_bins", int)
         if task == REGRESSION:
             profile = cls(task, n_bins=n_bins)

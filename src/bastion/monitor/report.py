@@ -177,3 +177,12 @@ def _json_safe(value: Any) -> Any:
     if number.is_integer() and not isinstance(value, float) and abs(number) < 2**53:
         return int(number)
     return _number(number)
+
+
+def check_header(data: Any, what: str, fmt: str, version: int) -> None:
+    """Raise ValueError unless ``data`` is a mapping stamped with ``fmt`` and ``version`` (for ``from_dict``)."""
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{what}: expected a mapping, got {type(data).__name__}")
+    if data.get("format") != fmt or data.get("version") != version:
+        raise ValueError(f"{what}: 'format'/'version' must be {fmt!r}/{version}, got "
+                         f"{data.get('format')!r}/{data.get('version')!r}")
