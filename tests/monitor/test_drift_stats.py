@@ -152,35 +152,30 @@ def test_adjust_p_values_on_a_hand_worked_example() -> None:
         stats.adjust_p_values(p_values, "bonferroni")
 
 
-def test_pool_rare_keeps_totals_and_ignores_current_counts() -> None:
+def test_pool_rare_keeps_totals_and_decides_from_column_totals_only() -> None:
     reference = np.array([500, 300, 120, 3, 2, 1, 0], dtype=np.int64)  # last: the unseen bucket
-    smallest = 200  # expected count of a category = share * 200; under 5 means share < 0.025
-    rng = np.random.default_rng(3)
-    currents = [rng.integers(0, 50, size=reference.size) for _ in range(5)]
-    currents.append(np.array([0, 0, 0, 900, 900, 900, 900]))  # current mass all in the rare cells
-    pooled = [stats.pool_rare(reference, current, smallest) for current in currents]
-    first_reference = pooled[0][0]
-    for (pooled_reference, pooled_current), current in zip(pooled, currents, strict=True):
-        assert np.array_equal(pooled_reference, first_reference)  # same cells whatever the current data
-        assert pooled_reference.sum() == reference.sum() and pooled_current.sum() == current.sum()
-    # Which cell each category lands in depends on the reference only: probe with one-hot current vectors.
-    cells = [int(np.argmax(stats.pool_rare(reference, np.eye(reference.size, dtype=np.int64)[i], smallest)[1]))
-             for i in range(reference.size)]
-    rare = reference / reference.sum() * smallest < 5
-    assert [cells[i] for i in np.flatnonzero(~rare)] == list(range(int((~rare).sum())))
-    assert len({cells[i] for i in np.flatnonzero(rare)}) == 1 and len(first_reference) == (~rare).sum() + 1
-    # Pooling is a fixed linear map of the current counts.
-    total = stats.pool_rare(reference, currents[0] + currents[1], smallest)[1]
-    assert np.array_equal(total, pooled[0][1] + pooled[1][1])
+    current = np.array([250, 150, 60, 2, 1, 1, 40], dtype=np.int64)
+    pooled_reference, pooled_current = stats.pool_rare(reference, current)
+    assert pooled_reference.sum() == reference.sum() and pooled_current.sum() == current.sum()
+    totals = reference + current
+    kept = totals * min(reference.sum(), current.sum()) / totals.sum() >= 5
+    assert kept.tolist() == [True, True, True, False, False, False, True]
+    assert pooled_reference.tolist() == [500, 300, 120, 0, 6] and pooled_current.tolist() == [250, 150, 60, 40, 4]
+    # Another split of the same column totals and sample sizes is pooled into the same cells.
+    other_reference = np.array([400, 350, 150, 2, 3, 2, 19], dtype=np.int64)
+    other_current = totals - other_reference
+    assert other_reference.sum() == reference.sum()
+    other_pooled_reference, _ = stats.pool_rare(other_reference, other_current)
+    assert other_pooled_reference.tolist() == [400, 350, 150, 19, 7]
 
 
 def test_pool_rare_leaves_tables_without_rare_cells_alone() -> None:
     reference = np.array([100, 80, 60], dtype=np.int64)
-    current = np.array([1, 2, 3], dtype=np.int64)
-    pooled_reference, pooled_current = stats.pool_rare(reference, current, 1000)
+    current = np.array([30, 20, 10], dtype=np.int64)
+    pooled_reference, pooled_current = stats.pool_rare(reference, current)
     assert np.array_equal(pooled_reference, reference) and np.array_equal(pooled_current, current)
     one_rare = np.array([1000, 900, 1], dtype=np.int64)  # a single rare category has nothing to pool with
-    assert np.array_equal(stats.pool_rare(one_rare, current, 500)[0], one_rare)
+    assert np.array_equal(stats.pool_rare(one_rare, np.array([500, 450, 0]))[0], one_rare)
 
 
 def test_psi_and_two_proportions_against_direct_computation() -> None:

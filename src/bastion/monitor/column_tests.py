@@ -3,7 +3,7 @@
 Numeric columns: two-sample KS (exact from values when both sides are small, else from counts at the reference
 edges), with Wasserstein over the reference standard deviation as effect size and PSI and Jensen-Shannon over
 reference deciles. Categorical columns: two-sample chi-square over the reference categories plus an "unseen" bucket,
-rare cells pooled by the reference's shares; Jensen-Shannon distance as effect size. Every column also gets a test of
+rare cells pooled by their expected counts; Jensen-Shannon distance as effect size. Every column also gets a test of
 its share of missing or infinite values when either side has any.
 """
 
@@ -134,7 +134,12 @@ def categorical_test(reference: CategoricalProfile, current: ColumnTally) -> Out
         return Outcome("missing", None, None, None, {}, None, f"no values in the {side}")
     if current.overflow:
         return Outcome("none", None, None, None, {}, None, "too many distinct values in the current data")
-    pooled_ref, pooled_cur = stats.pool_rare(ref_counts, cur_counts, min(n, m))
+    # The test runs over every category of either sample: lumping the current-only ones into one "unseen" cell
+    # would define a cell by the reference sample itself, and a clean sample of a many-valued column would alarm.
+    new_labels = sorted(label for label in current.categories if label not in seen)
+    union_ref = np.append(ref_counts[:-1], np.zeros(len(new_labels), np.int64))
+    union_cur = np.append(cur_counts[:-1], [current.categories[label] for label in new_labels]).astype(np.int64)
+    pooled_ref, pooled_cur = stats.pool_rare(union_ref, union_cur)
     statistic, p_value, dof = stats.chi_square_two_sample(pooled_ref, pooled_cur)
     ref_shares, cur_shares = stats.shares(ref_counts), stats.shares(cur_counts)
     distance = stats.jensen_shannon(ref_shares, cur_shares)

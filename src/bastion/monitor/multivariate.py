@@ -21,6 +21,8 @@ VARIANCE_KEPT = 0.9
 """Share of the reference variance the kept components explain."""
 PERMUTATIONS = 1000
 """Label permutations for the domain classifier's p-value (smallest attainable p is 1/1001)."""
+MAX_NATIVE_CATEGORIES = 250
+"""Categories a column may have to be split natively by HistGradientBoosting (its limit is max_bins, 255)."""
 CLASSIFIER_ROWS = 10_000
 """Rows per side the domain classifier uses at most."""
 
@@ -132,12 +134,12 @@ def domain_classifier(reference: Any, current: Any, columns: list[str], categori
     rng = np.random.default_rng(seed)
     reference = reference.sample(n=min(len(reference), CLASSIFIER_ROWS), random_state=seed)
     current = current.sample(n=min(len(current), CLASSIFIER_ROWS), random_state=seed + 1)
-    features = _encode(reference, current, columns, categorical)
+    features, native = _encode(reference, current, columns, categorical)
     labels = np.concatenate([np.zeros(len(reference), bool), np.ones(len(current), bool)])
     order = rng.permutation(labels.size)
     train, held = order[: labels.size // 2], order[labels.size // 2:]
     model = HistGradientBoostingClassifier(max_iter=100, early_stopping=False, random_state=seed,
-                                           categorical_features=[name in categorical for name in columns])
+                                           categorical_features=native)
     model.fit(features[train], labels[train])
     scores = model.predict_proba(features[held])[:, 1]
     auc = auc_from_scores(scores, labels[held])
@@ -148,24 +150,33 @@ def domain_classifier(reference: Any, current: Any, columns: list[str], categori
     return DomainResult(auc, p_value, int(held.size), top)
 
 
-def _encode(reference: Any, current: Any, columns: list[str], categorical: set[str]) -> NDArray[np.float64]:
-    """Both frames as one float matrix: categories as codes of the reference's categories (others missing)."""
+def _encode(reference: Any, current: Any, columns: list[str],
+            categorical: set[str]) -> tuple[NDArray[np.float64], list[bool]]:
+    """Both frames as one float matrix: categories as codes (missing stays missing), and
+    which columns the booster may treat as categorical (it takes at most ``MAX_NATIVE_CATEGORIES`` of them; beyond
+    that the codes are used as ordered numbers, which still separates the two samples)."""
     import pandas as pd
 
-    blocks = []
+    blocks, native = [], []
     for name in columns:
         ref, cur = reference[name], current[name]
         if name in categorical:
-            categories = pd.Index(ref.dropna().astype(str).unique())
+            # Codes over both samples: coding "absent from the reference sample" as missing would leak the label
+            # (only current rows could have it), so a clean pair of samples of a many-valued column would alarm.
+            # Codes in label order, not order of appearance: the reference's labels first would mark every label
+            # new in the current sample with a high code, leaking which sample a row came from.
+            categories = pd.Index(sorted(pd.concat([ref, cur]).dropna().astype(str).unique()))
             codes = [categories.get_indexer(part.astype(str).where(part.notna(), None)) for part in (ref, cur)]
             block = np.concatenate(codes).astype(np.float64)
             block[block < 0] = np.nan
+            native.append(len(categories) <= MAX_NATIVE_CATEGORIES)
         else:
             block = np.concatenate([pd.to_numeric(ref, errors="coerce").to_numpy(np.float64, na_value=np.nan),
                                     pd.to_numeric(cur, errors="coerce").to_numpy(np.float64, na_value=np.nan)])
             block[~np.isfinite(block)] = np.nan
+            native.append(False)
         blocks.append(block)
-    return np.column_stack(blocks)
+    return np.column_stack(blocks), native
 
 
 def _top_features(model: Any, features: NDArray[np.float64], labels: NDArray[np.bool_], columns: list[str],

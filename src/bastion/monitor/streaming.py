@@ -59,12 +59,15 @@ class NumericBinner:
 
 
 class CategoryBinner:
-    """Maps categories to bins: the reference's categories, then one bin for unseen and missing values."""
+    """Maps categories to bins: the reference's categories, then one bin for unseen and missing values (its
+    probability under no drift: the missing share plus the Good-Turing estimate of unseen values)."""
 
     def __init__(self, profile: CategoricalProfile) -> None:
         self.labels = {label: index for index, label in enumerate(profile.counts)}
-        counts = np.array(list(profile.counts.values()) + [profile.missing], dtype=np.float64)
-        self.probabilities = _floored(counts)
+        seen = np.array(list(profile.counts.values()), dtype=np.float64)
+        # Good-Turing: a new value is unseen about as often as the reference saw a category exactly once.
+        unseen = float(np.sum(seen == 1))
+        self.probabilities = _floored(np.append(seen, profile.missing + unseen))
 
     def bins(self, array: Any) -> NDArray[np.int64]:
         """Bin index per value of an arrow array."""
