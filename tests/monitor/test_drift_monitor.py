@@ -368,3 +368,18 @@ def test_many_rare_categories_raise_no_false_alarm() -> None:
         current = pd.DataFrame({"code": rng.choice(labels, 1500)})
         alarms += DriftMonitor(multivariate=False).fit(reference).test(current).drift
     assert alarms <= 3  # 20 draws at alpha 0.05: P(more than 3) is about 1.6%
+
+
+def test_model_tests_use_the_probabilities_when_the_prediction_column_is_gone() -> None:
+    def frame(n: int, seed: int) -> pd.DataFrame:
+        rng = np.random.default_rng(seed)
+        x = rng.normal(size=n)
+        p = 1 / (1 + np.exp(-2 * x))
+        return pd.DataFrame({"x": x, "y": (rng.random(n) < p).astype(int), "pred": (p > 0.5).astype(int), "p": p})
+
+    monitor = DriftMonitor(target="y", prediction="pred", probability=["p"]).fit(frame(5000, 1))
+    with_column = {test.name: test for test in monitor.test(frame(2000, 2)).dataset_tests}
+    without = {test.name: test for test in monitor.test(frame(2000, 2).drop(columns=["pred"])).dataset_tests}
+    assert set(without) == {"performance", "estimated_performance"}
+    # The derived predictions are the ones the column held (p > 0.5), so the results agree.
+    assert without["performance"].details["current"] == with_column["performance"].details["current"]

@@ -134,15 +134,16 @@ def model_tests(reference: dict[str, Any], roles: Roles, table: Any, alpha: floa
     names = set(table.column_names) if table is not None else set()
     if "performance" in reference:
         profile = PerformanceProfile.from_dict(reference["performance"])
-        has_outputs = (roles.prediction in names) or (roles.probability and set(roles.probability) <= names)
-        if has_outputs:
-            proba = _probabilities(table, roles.probability) if set(roles.probability) <= names else None
-            y_pred = predictions(table, roles, profile, proba) if roles.prediction in names or proba is not None \
-                else None
-            if roles.target in names and y_pred is not None:
-                tests.append(test_performance(profile, _values(table.column(roles.target)), y_pred, alpha))
-            if proba is not None and y_pred is not None and profile.has_calibration:
-                tests.append(estimate_performance(profile, y_pred, proba))
+        proba = _probabilities(table, roles.probability) if set(roles.probability) <= names else None
+        y_pred = None
+        if roles.prediction in names:
+            y_pred = _values(table.column(roles.prediction))
+        elif proba is not None:  # no prediction column in the current data: the class the probabilities favour
+            y_pred = predictions(table, Roles(probability=roles.probability), profile, proba)
+        if y_pred is not None and roles.target in names:
+            tests.append(test_performance(profile, _values(table.column(roles.target)), y_pred, alpha))
+        if y_pred is not None and proba is not None and profile.has_calibration:
+            tests.append(estimate_performance(profile, y_pred, proba))
     if "latency" in reference and roles.latency in names:
         assert roles.latency is not None
         profile_latency = LatencyProfile.from_dict(reference["latency"])
