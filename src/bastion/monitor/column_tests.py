@@ -92,17 +92,10 @@ def _wasserstein(reference: NumericProfile, current: NumericCounts) -> float:
     return float(np.sum((gaps[:-1] + gaps[1:]) / 2 * np.maximum(np.diff(grid), 0.0)))
 
 
-def _group_edges(reference: NumericProfile, groups: int) -> NDArray[np.intp]:
-    """Indices of the reference edges closest above each 1/groups quantile (distinct, ascending)."""
-    cdf = reference.cdf()
-    targets = np.arange(1, groups) / groups
-    return np.unique(np.minimum(np.searchsorted(cdf, targets, side="left"), len(cdf) - 1))
-
-
 def _grouped(reference: NumericProfile, current: NumericCounts,
              groups: int) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.intp]]:
     """Reference and current shares over about ``groups`` reference-quantile bins, and the edges used."""
-    chosen = _group_edges(reference, groups) if len(reference.edges) else np.empty(0, np.intp)
+    chosen = reference.group_edges(groups)
     ref_le = np.concatenate([reference.counts_le[chosen], [reference.count]])
     cur_le = np.concatenate([current.le[chosen], [current.tally.moments.count]])
     return stats.shares(np.diff(ref_le, prepend=0)), stats.shares(np.diff(cur_le, prepend=0)), chosen

@@ -111,7 +111,6 @@ def _type_mix(series: Any) -> str:
 
 def column_kind(field: Any, forced_categorical: bool = False) -> tuple[str, str | None]:
     """(kind, message): how a column of this arrow field is tested, and why not when it cannot be."""
-    import pyarrow as pa
     import pyarrow.types as types
 
     if field.metadata and b"bastion.mixed" in field.metadata:
@@ -123,14 +122,10 @@ def column_kind(field: Any, forced_categorical: bool = False) -> tuple[str, str 
         kind = kind.value_type
     if types.is_boolean(kind) or types.is_string(kind) or types.is_large_string(kind):
         return CATEGORICAL, None
-    if types.is_integer(kind) or types.is_floating(kind) or types.is_decimal(kind):
-        return NUMERIC, None
-    if types.is_temporal(kind):
+    if types.is_integer(kind) or types.is_floating(kind) or types.is_decimal(kind) or types.is_temporal(kind):
         return NUMERIC, None
     if types.is_null(kind):
         return NUMERIC, None  # every value missing: only the missing rate can be compared
-    if kind == pa.binary() or types.is_nested(kind):
-        return UNUSABLE, f"values of type {kind} cannot be tested for drift"
     return UNUSABLE, f"values of type {kind} cannot be tested for drift"
 
 

@@ -121,11 +121,13 @@ def _frame_from_dict(data: Any) -> Any:
     for name, dtype in dict(data.get("dtypes") or {}).items():
         if name not in frame.columns:
             raise ValueError(f"sample.dtypes: no column {name!r}")
-        if str(dtype).startswith("datetime64"):
-            frame[name] = pd.to_datetime(frame[name], utc="UTC" in str(dtype) or "+" in str(dtype))
-        elif str(dtype) in ("category", "bool") or str(dtype).startswith(("int", "float", "uint")):
-            frame[name] = frame[name].astype(dtype) if frame[name].notna().all() or "float" in dtype \
-                or dtype == "category" else frame[name]
+        dtype = str(dtype)
+        if dtype.startswith("datetime64"):
+            frame[name] = pd.to_datetime(frame[name], utc="UTC" in dtype or "+" in dtype)
+        elif dtype == "category" or dtype.startswith("float"):
+            frame[name] = frame[name].astype(dtype)
+        elif (dtype == "bool" or dtype.startswith(("int", "uint"))) and frame[name].notna().all():
+            frame[name] = frame[name].astype(dtype)  # with a gap, JSON's null keeps floats or objects
     return frame
 
 

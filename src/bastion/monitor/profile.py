@@ -193,6 +193,14 @@ class NumericProfile:
         """Reference CDF at the edges."""
         return self.counts_le / self.count if self.count else np.zeros(len(self.edges))
 
+    def group_edges(self, groups: int) -> NDArray[np.intp]:
+        """Indices of the edges closest above each 1/groups quantile (distinct, ascending): coarser bins of
+        about equal reference mass, for plots, PSI and online detectors."""
+        if not len(self.edges):
+            return np.empty(0, np.intp)
+        targets = np.arange(1, groups) / groups
+        return np.unique(np.minimum(np.searchsorted(self.cdf(), targets, side="left"), len(self.edges) - 1))
+
 
 @dataclass
 class CategoricalProfile:
@@ -258,14 +266,6 @@ def choose_edges(sample: NDArray[np.float64], bins: int) -> NDArray[np.float64]:
 def count_le(sorted_values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
     """How many of the sorted values are at or below each edge."""
     return np.searchsorted(sorted_values, edges, side="right").astype(np.int64)
-
-
-def finite_sorted(array: Any) -> NDArray[np.float64]:
-    """The finite values of an arrow column, sorted."""
-    values = numeric_values(array)
-    values = values[np.isfinite(values)]
-    values.sort()
-    return values
 
 
 def numeric_profile(tally: ColumnTally, sample: NDArray[np.float64], counts_le: NDArray[np.int64] | None,

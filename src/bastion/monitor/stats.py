@@ -53,13 +53,6 @@ def ks_two_sample(reference: NDArray[np.float64], current: NDArray[np.float64]) 
     return float(result.statistic), float(result.pvalue)
 
 
-def ks_distance_from_cdfs(reference_cdf: NDArray[np.float64], current_cdf: NDArray[np.float64]) -> float:
-    """Largest gap between two ECDFs evaluated at the same points."""
-    if reference_cdf.size == 0:
-        return 0.0
-    return float(np.max(np.abs(reference_cdf - current_cdf)))
-
-
 def chi_square_two_sample(reference: NDArray[np.int64], current: NDArray[np.int64]) -> tuple[float, float, int]:
     """Pearson's chi-square test of homogeneity for two samples counted over the same categories.
 
@@ -123,18 +116,6 @@ def jensen_shannon(reference: NDArray[np.float64], current: NDArray[np.float64])
 
     value = (divergence(reference) + divergence(current)) / 2
     return math.sqrt(max(value, 0.0))
-
-
-def wasserstein_from_cdfs(grid: NDArray[np.float64], reference_cdf: NDArray[np.float64],
-                          current_cdf: NDArray[np.float64]) -> float:
-    """Earth mover's distance from two CDFs known at the ascending points ``grid`` (constant between points).
-
-    Exact when every value of both samples is a grid point; otherwise off by at most the mass moved within a bin
-    times its width, a small error for reference-quantile bins.
-    """
-    if grid.size < 2:
-        return 0.0
-    return float(np.sum(np.abs(reference_cdf[:-1] - current_cdf[:-1]) * np.diff(grid)))
 
 
 def adjust_p_values(p_values: NDArray[np.float64], method: str) -> NDArray[np.float64]:

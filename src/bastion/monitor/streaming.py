@@ -42,11 +42,9 @@ class NumericBinner:
     """Maps values to about ``groups`` reference-quantile bins (missing and infinite values: a bin of their own)."""
 
     def __init__(self, profile: NumericProfile, groups: int = PLOT_BINS) -> None:
-        cdf = profile.cdf()
-        targets = np.arange(1, groups) / groups
-        chosen = np.unique(np.minimum(np.searchsorted(cdf, targets, side="left"), len(cdf) - 1))
-        self.edges = profile.edges[chosen] if len(cdf) else np.empty(0)
-        counts = np.diff(np.concatenate([[0], profile.counts_le[chosen] if len(cdf) else [], [profile.count]]))
+        chosen = profile.group_edges(groups)
+        self.edges = profile.edges[chosen]
+        counts = np.diff(np.concatenate([[0], profile.counts_le[chosen], [profile.count]]))
         invalid = profile.missing + profile.posinf + profile.neginf
         self.probabilities = _floored(np.append(counts, invalid).astype(np.float64))
 
@@ -98,10 +96,6 @@ def draw_from_profile(profile: NumericProfile, size: int, seed: int) -> NDArray[
     return np.asarray(low[chosen] + rng.random(size) * (high[chosen] - low[chosen]), dtype=np.float64)
 
 
-def _unreachable(name: str) -> Any:
-    raise ValueError(f"column {name!r} cannot be watched")
-
-
 class StreamMonitor:
     """Online drift detection for rows arriving one batch at a time; ``update(batch)`` returns the alarms."""
 
@@ -123,9 +117,13 @@ class StreamMonitor:
                 reference = draw_from_profile(column, CUSUM_REFERENCE, seed + index)
                 self.detectors[name] = CusumDetector(per_column, side="up", seed=seed + index).fit(reference)
                 continue
-            binner: NumericBinner | CategoryBinner = (
-                NumericBinner(column) if isinstance(column, NumericProfile)
-                else CategoryBinner(column) if isinstance(column, CategoricalProfile) else _unreachable(name))
+            binner: NumericBinner | CategoryBinner
+            if isinstance(column, NumericProfile):
+                binner = NumericBinner(column)
+            elif isinstance(column, CategoricalProfile):
+                binner = CategoryBinner(column)
+            else:  # names holds only these two kinds
+                continue
             self.binners[name] = binner
             self.detectors[name] = WindowedBinDetector(window, per_column, seed=seed + index).fit(
                 binner.probabilities)
