@@ -16,13 +16,13 @@ from typing import Any, Self
 
 import numpy as np
 
-from bastion.compute import Executor, InProcessExecutor, TaskError, map_reduce
+from bastion.compute import Executor, InProcessExecutor
 from bastion.data.files import DataError
 from bastion.monitor import stats
 from bastion.monitor.column_tests import Outcome, categorical_test, numeric_test
 from bastion.monitor.columns import partitions
 from bastion.monitor.dataset import DatasetProfile
-from bastion.monitor.fitting import FitPlan, fit_profile
+from bastion.monitor.fitting import FitPlan, fit_profile, run_pass
 from bastion.monitor.model import Roles, model_tests
 from bastion.monitor.multivariate import domain_classifier
 from bastion.monitor.profile import (
@@ -157,14 +157,9 @@ class DriftMonitor:
         want_sample = self.domain_classifier and profile.sample is not None
         plan = SummaryPlan(profile, min(self.sample_rows, 20_000) if want_sample else 0,
                            Roles.of(profile.roles).columns(), self.seed)
-        executor = self.executor or InProcessExecutor()
-        try:
-            result: CurrentSummary = map_reduce(executor, partial(summarize, plan), list(enumerate(parts)),
-                                                lambda a, b: a.merge(b), CurrentSummary(parts[0].label))
-        except TaskError as exc:
-            if isinstance(exc.error, DataError):
-                raise exc.error from None
-            raise DataError(f"{parts[exc.index].label}: {type(exc.error).__name__}: {exc.error}") from None
+        result: CurrentSummary = run_pass(self.executor or InProcessExecutor(), partial(summarize, plan),
+                                          list(enumerate(parts)), lambda a, b: a.merge(b),
+                                          CurrentSummary(parts[0].label), parts)
         return result
 
     def _column_results(self, profile: DatasetProfile, summary: CurrentSummary) -> tuple[

@@ -179,7 +179,7 @@ def numeric_matrix(batch: Any, columns: tuple[str, ...]) -> NDArray[np.float64]:
     return np.column_stack([numeric_values(batch.column(name)) for name in columns])
 
 
-def _run(executor: Executor, fn: Callable[[Any], Any], items: list[Any], merge: Callable[[Any, Any], Any],
+def run_pass(executor: Executor, fn: Callable[[Any], Any], items: list[Any], merge: Callable[[Any, Any], Any],
          initial: Any, partitions: list[Partition]) -> Any:
     """map_reduce, with a failing task's error naming its partition."""
     try:
@@ -195,7 +195,7 @@ def fit_profile(partitions: list[Partition], plan: FitPlan, executor: Executor |
     """The reference profile of ``partitions``."""
     executor = executor or InProcessExecutor()
     items = list(enumerate(partitions))
-    first: FirstPass = _run(executor, partial(first_pass, plan), items, lambda a, b: a.merge(b),
+    first: FirstPass = run_pass(executor, partial(first_pass, plan), items, lambda a, b: a.merge(b),
                             FirstPass(partitions[0].label), partitions)
     if first.rows == 0:
         raise DataError(f"{partitions[0].label}: the reference has no rows")
@@ -207,7 +207,7 @@ def fit_profile(partitions: list[Partition], plan: FitPlan, executor: Executor |
     second = SecondPass()
     if edges or collect:
         count_plan = CountPlan(edges, tuple(collect))
-        second = _run(executor, partial(second_pass, count_plan), partitions, lambda a, b: a.merge(b),
+        second = run_pass(executor, partial(second_pass, count_plan), partitions, lambda a, b: a.merge(b),
                       SecondPass(), partitions)
     exact_values = {name: _finite(table, name) for name in exact}
     exact_values.update({name: np.concatenate(parts) for name, parts in second.values.items()})
