@@ -1,10 +1,11 @@
 """Watching a stream against a reference profile: one online detector per column, calibrated together.
 
-``StreamMonitor`` turns a ``DatasetProfile`` into online detectors (``online.py``): each numeric column's values
-map to about 20 reference-quantile bins, each categorical column's to its categories plus an "unseen" bin, and a
-windowed chi-square detector watches the bin counts. A latency column gets a one-sided CUSUM (slowdowns only),
-calibrated on values drawn from the profile. Each column's detector gets ``ert * columns`` observations between
-false alarms, so by the union bound the whole monitor raises a false alarm at most once per ``ert`` rows on average.
+``StreamMonitor`` turns a ``DatasetProfile`` into online detectors (``online.py``). Each numeric column's values map
+to reference-quantile bins (20 for a window of 200, fewer for shorter windows: about 10 values each), each
+categorical column's to its categories plus an "unseen" bin, and a windowed chi-square detector watches the bin
+counts. A latency column gets a one-sided CUSUM (slowdowns only), calibrated on values drawn from the profile. Each
+column's detector gets ``ert * columns`` observations between false alarms, so by the union bound the whole monitor
+raises a false alarm at most once per ``ert`` rows on average.
 """
 
 from __future__ import annotations
@@ -68,20 +69,16 @@ class CategoryBinner:
         self.probabilities = _floored(np.append(seen, profile.missing + unseen))
 
     def bins(self, array: Any) -> NDArray[np.int64]:
-        """Bin index per value of an arrow array."""
+        """Bin index per value of an arrow array, looked up in Arrow (values spelled as the profile spelled them)."""
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        values = pc.cast(array, pa.string()).to_pylist() if not pa.types.is_string(array.type) else array.to_pylist()
-        other = len(self.labels)
-        return np.array([self.labels.get(_text(value), other) if value is not None else other for value in values],
-                        dtype=np.int64)
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        if not pa.types.is_string(array.type):
+            array = pc.cast(array, pa.string())
+        codes = pc.index_in(array, value_set=pa.array(list(self.labels), pa.string()))
+        return np.asarray(codes.fill_null(len(self.labels)).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def draw_from_profile(profile: NumericProfile, size: int, seed: int) -> NDArray[np.float64]:
@@ -119,7 +116,7 @@ class StreamMonitor:
                 continue
             binner: NumericBinner | CategoryBinner
             if isinstance(column, NumericProfile):
-                binner = NumericBinner(column)
+                binner = NumericBinner(column, _groups_for(window))
             elif isinstance(column, CategoricalProfile):
                 binner = CategoryBinner(column)
             else:  # names holds only these two kinds
@@ -150,6 +147,11 @@ class StreamMonitor:
         self.rows_seen += table.num_rows
         alarms.sort(key=lambda alarm: (alarm.row, alarm.column))
         return alarms
+
+
+def _groups_for(window: int) -> int:
+    """Reference-quantile bins for a window: about 10 expected values each (the chi-square needs 5), at most 20."""
+    return max(2, min(PLOT_BINS, window // 10))
 
 
 def _floored(counts: NDArray[np.float64]) -> NDArray[np.float64]:
