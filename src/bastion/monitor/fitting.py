@@ -209,7 +209,7 @@ def fit_profile(partitions: list[Partition], plan: FitPlan, executor: Executor |
         count_plan = CountPlan(edges, tuple(collect))
         second = run_pass(executor, partial(second_pass, count_plan), partitions, lambda a, b: a.merge(b),
                       SecondPass(), partitions)
-    exact_values = {name: _finite(table, name) for name in exact}
+    exact_values = dict(exact)
     exact_values.update({name: np.concatenate(parts) for name, parts in second.values.items()})
     counts = second.counts
     columns = _column_profiles(first, exact_values, edges, counts)
@@ -218,10 +218,10 @@ def fit_profile(partitions: list[Partition], plan: FitPlan, executor: Executor |
     return DatasetProfile(first.rows, columns, roles, pca, pca_errors, first.model.to_dict(), frame, settings)
 
 
-def _plan_columns(first: FirstPass, table: Any,
-                  plan: FitPlan) -> tuple[set[str], set[str], dict[str, NDArray[np.float64]]]:
-    """Numeric columns kept exactly from the sample, those whose values pass two collects, and the others' edges."""
-    exact: set[str] = set()
+def _plan_columns(first: FirstPass, table: Any, plan: FitPlan) -> tuple[
+        dict[str, NDArray[np.float64]], set[str], dict[str, NDArray[np.float64]]]:
+    """Values of the numeric columns the sample holds whole, the columns pass two collects, the others' edges."""
+    exact: dict[str, NDArray[np.float64]] = {}
     collect: set[str] = set()
     edges: dict[str, NDArray[np.float64]] = {}
     for name in first.order:
@@ -230,7 +230,10 @@ def _plan_columns(first: FirstPass, table: Any,
             continue
         sample = _finite(table, name)
         if tally.moments.count <= plan.exact_limit:
-            (exact if sample.size == tally.moments.count else collect).add(name)
+            if sample.size == tally.moments.count:
+                exact[name] = sample
+            else:
+                collect.add(name)
         else:
             edges[name] = choose_edges(sample, plan.bins)
     return exact, collect, edges
