@@ -593,6 +593,7 @@ def sklearn_harvest(harvest: Harvest) -> int:
                 label += " (unfitted)"
             harvest.add_all_formats(label, estimator)
             LOG.debug("sklearn %s done (%s)", label, "failed" if failure else "fitted")
+            _harvest_binary(harvest, label, estimator, data)
     for label, estimator, fit in _sklearn_extras(data, np):
         try:
             with _time_limit(FIT_TIMEOUT_S):
@@ -601,6 +602,22 @@ def sklearn_harvest(harvest: Harvest) -> int:
             harvest.fit_failures.append(f"{label}: {type(exc).__name__}: {exc}"[:200])
         harvest.add_all_formats(f"sklearn extra {label}", estimator)
     return tried
+
+
+def _harvest_binary(harvest: Harvest, label: str, estimator: Any, data: dict[str, Any]) -> None:
+    """Classifiers fitted on two classes pickle other helpers (binomial losses, logit links) than on three."""
+    from sklearn.base import clone, is_classifier
+
+    if not is_classifier(estimator):
+        return
+    try:
+        binary = clone(estimator)
+        with _time_limit(FIT_TIMEOUT_S):
+            binary.fit(data["X"], data["y_bin"])
+    except Exception as exc:  # noqa: BLE001 - some classifiers need other inputs; the multi-class fit covered them
+        harvest.fit_failures.append(f"{label} binary: {type(exc).__name__}: {exc}"[:200])
+        return
+    harvest.add_all_formats(f"{label} binary", binary)
 
 
 def _sklearn_extras(data: dict[str, Any], np: Any) -> list[tuple[str, Any, Callable[[], Any]]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bastion.data.pii.entities import Entity
-from bastion.findings import ScanResult, Severity, TargetStatus
+from bastion.findings import ScanResult
 
 log = logging.getLogger("bastion.pii")
 
@@ -41,9 +41,6 @@ dropped) and the plain-English labels one gives GLiNER ("person", "phone number"
 
 SCHEMES = ("spacy", "gliner", "onnx")
 """The spec prefixes ``load_ner`` understands."""
-
-GATE_SEVERITY = Severity.MEDIUM
-"""Findings at or above this severity in a model's files refuse the model (unless ``allow_unsafe``)."""
 
 
 class NerError(Exception):
@@ -103,34 +100,14 @@ def parse_spec(spec: str) -> tuple[str, Path]:
 
 
 def gate(path: Path, *, allow_unsafe: bool = False) -> ScanResult:
-    """Scan the model's files; refuse them when a finding is at least MEDIUM, unless ``allow_unsafe``.
+    """Scan the model's files; refuse them when a finding is at least MEDIUM, unless ``allow_unsafe``."""
+    from bastion.supplychain.gate import UnsafeLoadError
+    from bastion.supplychain.gate import gate as scan_gate
 
-    Only the model-file check runs: it answers "is loading this safe?" (pickles, Keras lambdas, ONNX external
-    data...). Secrets, dependency or PII findings about a model folder (a tokenizer vocabulary, an entity-ruler
-    pattern file full of names) say nothing about loading it, and must not refuse it.
-    """
-    from bastion.config import Settings
-    from bastion.scan import scan
-    from bastion.supplychain import ModelFileCheck
-
-    result = scan([str(path)], Settings(hash_files=False), checks=[ModelFileCheck()])
-    bad = [f for f in result.findings if f.severity >= GATE_SEVERITY]
-    if bad or result.errors:
-        listed = "; ".join(f"{f.rule_id} ({f.severity.label}) {f.title} [{f.location.path}]" for f in bad)
-        listed = "; ".join(filter(None, [listed, *result.errors]))
-        if not allow_unsafe:
-            raise UnsafeModelError(f"refusing to load the NER model at {path}: the model-file scan found {listed}. "
-                                   f"Run `bastion scan {path}` for details.", result)
-        log.warning("LOADING AN UNSAFE NER MODEL because allow_unsafe is set: %s: %s", path, listed)
-    _warn_incomplete(path, result)
-    return result
-
-
-def _warn_incomplete(path: Path, result: ScanResult) -> None:
-    incomplete = [t for t in result.targets if t.status is TargetStatus.INCOMPLETE]
-    if incomplete:
-        reasons = "; ".join(t.reason or t.path for t in incomplete[:3])
-        log.warning("the scan of NER model %s could not fully examine %d file(s): %s", path, len(incomplete), reasons)
+    try:
+        return scan_gate(path, what="NER model", allow_unsafe=allow_unsafe)
+    except UnsafeLoadError as exc:
+        raise UnsafeModelError(str(exc), exc.result) from exc
 
 
 def _open_spacy(path: Path) -> NerModel:

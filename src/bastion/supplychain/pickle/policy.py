@@ -138,6 +138,13 @@ for _why, (_rule, _prefixes) in _DENY_GROUPS.items():
     for _prefix in _prefixes:
         _DENY[_prefix] = (_rule, _why)
 
+TORCHSCRIPT_HELPERS = frozenset(f"torch.jit._pickle.{name}" for name in (
+    "build_intlist", "build_doublelist", "build_boollist", "build_tensorlist", "build_tensor_from_id",
+    "restore_type_tag"))
+"""TorchScript archives' pickles call these list builders (each returns its argument); the rest of ``torch.jit``
+stays denied (``torch.jit.load`` / ``_script`` compile and run code)."""
+
+
 @dataclass(frozen=True)
 class Verdict:
     """What the policy says about one global."""
@@ -214,6 +221,8 @@ class Policy:
         dotted = f"{module}.{name}"
         if len(dotted) > 512 or dotted.count(".") > 32:
             return Verdict(_RESOLVE, Severity.CRITICAL, "names an invalid or obfuscated identifier")
+        if dotted in TORCHSCRIPT_HELPERS:
+            return ALLOWED
         deny = _deny_match(dotted)
         if deny:
             return Verdict(deny[0], _SEVERITY[deny[0]], deny[1])
