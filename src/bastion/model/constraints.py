@@ -38,7 +38,7 @@ class Constraints:
 
     def __post_init__(self) -> None:
         if self.lower is not None and self.upper is not None and np.any(np.asarray(self.lower) > self.upper):
-            bad = int(np.argmax(np.broadcast_to(np.asarray(self.lower) > self.upper, np.shape(self.lower) or (1,))))
+            bad = int(np.argmax(np.atleast_1d(np.asarray(self.lower) > np.asarray(self.upper))))
             raise ConstraintError(f"feature {self._name(bad)}: lower bound is above the upper bound")
         for _, values in self.allowed_values:
             if not values:
@@ -54,9 +54,9 @@ class Constraints:
                   integer: Sequence[int] | None = None, categorical: Sequence[Sequence[int]] = (),
                   allowed_values: Sequence[tuple[int, Sequence[float]]] = ()) -> Constraints:
         """Bounds from the data's per-feature min and max; integer features detected when ``integer`` is None."""
-        flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
-        if len(flat) == 0:
+        if len(x) == 0:
             raise ConstraintError("constraints from data need at least one sample")
+        flat = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
         finite = np.where(np.isfinite(flat), flat, np.nan)
         lower, upper = np.nanmin(finite, axis=0), np.nanmax(finite, axis=0)
         if integer is None:
@@ -95,6 +95,10 @@ class Constraints:
         if self.integer:
             idx = list(self.integer)
             out[:, idx] = np.round(out[:, idx])
+            if self.lower is not None or self.upper is not None:  # a fractional bound: the nearest whole number inside
+                lo = None if self.lower is None else np.ceil(np.broadcast_to(self.lower, out.shape[1:])[idx])
+                hi = None if self.upper is None else np.floor(np.broadcast_to(self.upper, out.shape[1:])[idx])
+                out[:, idx] = np.clip(out[:, idx], lo, hi)
         for feature, values in self.allowed_values:
             choices = np.asarray(values, dtype=np.float32)
             out[:, feature] = choices[np.abs(out[:, feature, None] - choices[None, :]).argmin(axis=1)]

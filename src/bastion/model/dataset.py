@@ -51,7 +51,7 @@ def read_labelled(path: str | Path, target: str, *, features: Sequence[str] | No
 
     path = Path(path)
     batches, rows = [], 0
-    for batch in iter_batches(path):
+    for batch in iter_batches(path, text_columns=tuple(features or ()) if text else ()):
         rows += batch.num_rows
         if rows > max_rows:
             raise DataError(f"{path}: more than {max_rows:,} rows; sample the data first (model tests hold it in "

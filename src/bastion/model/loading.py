@@ -17,6 +17,8 @@ from bastion.model.base import ModelAdapter, ModelError
 from bastion.supplychain.gate import gate
 
 _ONNX_SUFFIXES = (".onnx", ".ort")
+_JOBLIB_COMPRESSED = (b"\x78\x01", b"\x78\x5e", b"\x78\x9c", b"\x78\xda", b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+"""Magic numbers of joblib's compressed files (zlib, gzip, bz2, xz); the scan decompresses them first."""
 
 
 def sniff(path: Path) -> str:
@@ -34,8 +36,8 @@ def sniff(path: Path) -> str:
             return "torch"
         raise ModelError(f"{path}: a zip archive that is neither a TorchScript, PyTorch nor skops model")
     with open(path, "rb") as handle:
-        head = handle.read(2)
-    if head[:1] == b"\x80" or head[:1] in (b"(", b"c", b"]", b"}"):
+        head = handle.read(6)
+    if head[:1] == b"\x80" or head[:1] in (b"(", b"c", b"]", b"}") or head.startswith(_JOBLIB_COMPRESSED):
         return "pickle"
     if head[:1] == b"\x08":  # protobuf field 1 (ir_version), varint: an ONNX model without the usual suffix
         return "onnx"

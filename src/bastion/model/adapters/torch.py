@@ -72,8 +72,9 @@ class TorchClassifier(ModelAdapter):
             raise ModelError(f"{self.name}: no layer named {missing[0]!r}; layers are {self.layer_names()}")
         x = self.check_input(x)
         found: dict[str, list[np.ndarray]] = {name: [] for name in layers}
-        hooks = [modules[name].register_forward_hook(_recorder(found[name])) for name in layers]
+        hooks: list[Any] = []
         try:
+            hooks.extend(modules[name].register_forward_hook(_recorder(found[name])) for name in layers)
             with torch.no_grad():
                 for start in range(0, len(x), self.batch_size):
                     self._module(torch.from_numpy(np.ascontiguousarray(x[start:start + self.batch_size])))
