@@ -442,16 +442,44 @@ def test_torch_batch_size_splitting_gives_identical_results() -> None:
     assert a["2"].shape == (11, 8)
 
 
-def test_torch_scripted_module_activations_fail_with_a_model_error() -> None:
+def test_torch_scripted_sequential_gives_its_childrens_activations() -> None:
     import torch
 
     from bastion.model.adapters.torch import TorchClassifier
 
+    net = _torch_net()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        model = TorchClassifier(torch.jit.script(_torch_net()), (1, 2, 2))
+        scripted = TorchClassifier(torch.jit.script(net), (1, 2, 2))
+    eager = TorchClassifier(net, (1, 2, 2))
+    names = scripted.layer_names()
+    assert names == [name for name, _ in net.named_children()][:-1]
+    x = _images()
+    for name in names:
+        if name in eager.layer_names():
+            np.testing.assert_allclose(scripted.activations(x, [name])[name], eager.activations(x, [name])[name],
+                                       atol=1e-6)
+
+
+def test_torch_scripted_non_sequential_has_no_layers() -> None:
+    import torch
+
+    from bastion.model.adapters.torch import TorchClassifier
+
+    class Wrapped(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = _torch_net()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.inner(x) * 1.0
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model = TorchClassifier(torch.jit.script(Wrapped()), (1, 2, 2))
+    assert model.layer_names() == []
     with pytest.raises(ModelError, match="TorchScript"):
-        model.activations(_images(), ["1"])
+        model.activations(_images(), ["inner"])
 
 
 # -- ONNX ------------------------------------------------------------------------------------------------------------

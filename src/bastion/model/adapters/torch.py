@@ -60,33 +60,60 @@ class TorchClassifier(ModelAdapter):
         return self._module
 
     def layer_names(self) -> list[str]:
-        """Named submodules that compute something (leaves), input side first; the output layer is left out."""
+        """Hidden layers, input side first; the output layer is left out.
+
+        In-memory modules list their leaf submodules (read with forward hooks). TorchScript modules cannot be
+        hooked, so only a scripted or traced ``Sequential`` offers layers: its top-level children, run in turn.
+        """
+        if _is_script(self._module):
+            return [name for name, _ in self._module.named_children()][:-1] if _is_sequential(self._module) else []
         leaves = [name for name, child in self._module.named_modules() if name and not list(child.children())]
         return leaves[:-1]
 
     def activations(self, x: np.ndarray, layers: list[str]) -> dict[str, np.ndarray]:
-        torch = _torch()
-        modules = dict(self._module.named_modules())
-        missing = [name for name in layers if name not in modules]
+        names = self.layer_names()
+        missing = [name for name in layers if name not in names]
         if missing:
-            raise ModelError(f"{self.name}: no layer named {missing[0]!r}; layers are {self.layer_names()}")
+            extra = " (a TorchScript model exposes layers only when it is a Sequential)" if _is_script(
+                self._module) else ""
+            raise ModelError(f"{self.name}: no layer named {missing[0]!r}; layers are {names}{extra}")
         x = self.check_input(x)
         found: dict[str, list[np.ndarray]] = {name: [] for name in layers}
-        hooks: list[Any] = []
-        try:
-            hooks.extend(modules[name].register_forward_hook(_recorder(found[name])) for name in layers)
-            with torch.no_grad():
-                for start in range(0, len(x), self.batch_size):
-                    self._module(torch.from_numpy(np.ascontiguousarray(x[start:start + self.batch_size])))
-        except RuntimeError as exc:
-            raise ModelError(f"{self.name}: forward hooks failed ({exc}); TorchScript modules cannot be hooked: "
-                             f"pass the module in memory") from exc
-        finally:
-            for hook in hooks:
-                hook.remove()
+        run = self._run_children if _is_script(self._module) else self._run_hooked
+        for start in range(0, len(x), self.batch_size):
+            run(np.ascontiguousarray(x[start:start + self.batch_size]), found)
         self.count(len(x))
         return {name: np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
                 for name, parts in found.items()}
+
+    def _run_hooked(self, batch: np.ndarray, found: dict[str, list[np.ndarray]]) -> None:
+        torch = _torch()
+        modules = dict(self._module.named_modules())
+        hooks = [modules[name].register_forward_hook(_recorder(found[name])) for name in found]
+        try:
+            with torch.no_grad():
+                self._module(torch.from_numpy(batch))
+        finally:
+            for hook in hooks:
+                hook.remove()
+
+    def _run_children(self, batch: np.ndarray, found: dict[str, list[np.ndarray]]) -> None:
+        torch = _torch()
+        with torch.no_grad():
+            value = torch.from_numpy(batch)
+            for name, child in self._module.named_children():
+                value = child(value)
+                if name in found:
+                    found[name].append(value.reshape(len(value), -1).float().numpy().copy())
+
+
+def _is_script(module: Any) -> bool:
+    torch = _torch()
+    return isinstance(module, torch.jit.ScriptModule)
+
+
+def _is_sequential(module: Any) -> bool:
+    return getattr(module, "original_name", "") == "Sequential"
 
 
 def _recorder(sink: list[np.ndarray]) -> Any:
