@@ -177,3 +177,67 @@ def _render_robustness(report: Any, fmt: str) -> str:
     from bastion.model.render import robustness_table
 
     return robustness_table(report)
+
+
+@app.command("poisoning")
+def poisoning_command(
+    model: Path = typer.Option(..., "--model", "-m", help="The model trained on DATA (scanned before loading)."),
+    data: Path = typer.Option(..., "--data", "-d", help="The training data: CSV, TSV, Parquet or JSON Lines."),
+    target: str = typer.Option(..., "--target", "-t", help="The label column."),
+    features: list[str] | None = typer.Option(None, "--features", help="Feature columns (default: all but target)."),
+    input_shape: str | None = typer.Option(None, "--input-shape", help="Shape of one sample, e.g. 1,8,8."),
+    cv_model: str = typer.Option("random_forest", "--cv-model", help="Model for the out-of-fold probabilities: "
+                                 "random_forest, hist_gradient_boosting or logistic_regression."),
+    folds: int = typer.Option(5, "--folds", min=2, help="Cross-validation folds for the label-issue search."),
+    layers: list[str] | None = typer.Option(None, "--layers", help="Hidden layers for the backdoor analysis "
+                                            "(default: the early ones)."),
+    no_backdoor: bool = typer.Option(False, "--no-backdoor", help="Skip the backdoor analysis."),
+    seed: int = typer.Option(0, "--seed", help="Seed for folds and clustering."),
+    top: int | None = typer.Option(None, "--top", min=1, help="List at most this many label issues and suspects."),
+    fail_on_suspects: bool = typer.Option(False, "--fail-on-suspects", help="Exit 1 when a class is suspected of "
+                                          "a backdoor or label issues are found."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table, json or html."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report here (atomically)."),
+    allow_unsafe_load: bool = typer.Option(False, "--allow-unsafe-load", help="Load the model even if the "
+                                           "model-file scan finds something (dangerous; recorded)."),
+) -> None:
+    """List training rows with suspect labels, and rows and the class a backdoor may hide in.
+
+    JSON: {"label_issues": [{"row", "given", "suggested", "score"}], "backdoor": {"suspected_class",
+    "class_scores", "suspects": [{"row", "score"}]}} (backdoor is null unless the model is a neural network).
+    """
+    from bastion.model.poisoning.audit import PoisoningTest
+
+    if fmt not in FORMATS:
+        raise _fail("poisoning", f"--format must be one of {', '.join(FORMATS)}")
+    adapter, labelled = _load("poisoning", model, data, target, _split(features), input_shape, allow_unsafe_load)
+    try:
+        report = PoisoningTest(cv_model=cv_model, folds=folds, seed=seed, backdoor=not no_backdoor,
+                               layers=_split(layers) or None).run(adapter, labelled.x, labelled.labels)
+    except ValueError as exc:
+        raise _fail("poisoning", exc) from None
+    if top is not None:
+        report = _truncate(report, top)
+    _emit(_render_poisoning(report, fmt), output)
+    suspected = report.backdoor is not None and report.backdoor.suspected_class is not None
+    if fail_on_suspects and (suspected or report.label_issues):
+        raise typer.Exit(1)
+
+
+def _truncate(report: Any, top: int) -> Any:
+    from dataclasses import replace
+
+    backdoor = report.backdoor and replace(report.backdoor, suspects=report.backdoor.suspects[:top])
+    return replace(report, label_issues=report.label_issues[:top], backdoor=backdoor)
+
+
+def _render_poisoning(report: Any, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2) + "\n"
+    if fmt == "html":
+        from bastion.model.html import poisoning_html
+
+        return poisoning_html(report)
+    from bastion.model.render import poisoning_table
+
+    return poisoning_table(report)

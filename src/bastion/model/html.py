@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from bastion.model.poisoning.audit import PoisoningReport
 from bastion.model.robustness import AttackResult, RobustnessReport
 
 _CSS = """
@@ -94,5 +95,49 @@ def _curve(rows: Sequence[AttackResult], clean: float, width: int = 560, height:
         out += [f'<circle cx="{px(e):.1f}" cy="{py(a):.1f}" r="3" fill="{colour}"/>' for e, a in points[1:]]
         out.append(f'<rect x="{left + plot_w + 14}" y="{top + 16 * index}" width="10" height="10" fill="{colour}"/>'
                    f'<text x="{left + plot_w + 30}" y="{top + 9 + 16 * index}">{_e(name)}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def poisoning_html(report: PoisoningReport, title: str = "Bastion poisoning report", limit: int = 500) -> str:
+    """Label issues and the backdoor analysis: class suspicion bars, then the suspect rows (``limit`` each)."""
+    parts = [f"<p>Model <b>{_e(report.model)}</b>, {report.samples:,} rows.</p>"]
+    parts += [f"<p class=warn>{_e(w)}</p>" for w in report.warnings]
+    backdoor = report.backdoor
+    if backdoor is not None:
+        verdict = ("no class stands out" if backdoor.suspected_class is None
+                   else f"class <span class=bad>{_e(backdoor.suspected_class)}</span> is suspected")
+        parts.append(f"<h2>Backdoor</h2><p>{verdict}; layers {_e(', '.join(backdoor.layers))}; "
+                     f"{len(backdoor.suspects):,} suspect rows.</p>")
+        parts.append(_bars(backdoor.class_scores, backdoor.suspected_class))
+        parts.append(_rows_table(("row", "score"), [(r, f"{s:.3f}") for r, s in backdoor.suspects[:limit]]))
+    parts.append(f"<h2>Label issues ({len(report.label_issues):,})</h2>")
+    parts.append(_rows_table(("row", "given", "suggested", "score"),
+                             [(i.row, i.given, i.suggested, f"{i.score:.3f}") for i in report.label_issues[:limit]]))
+    return page(title, "".join(parts))
+
+
+def _rows_table(head: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    if not rows:
+        return "<p class=muted>none</p>"
+    header = "".join(f"<th>{_e(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><tr>{header}</tr>{body}</table>"
+
+
+def _bars(scores: dict[str, float], suspected: object, width: int = 560) -> str:
+    """Horizontal bars of per-class suspicion, the suspected class in red."""
+    if not scores:
+        return ""
+    top = max(max(scores.values()), 1e-12)
+    height, label_w = 18, 90
+    out = [f'<svg width="{width}" height="{height * len(scores) + 6}" role="img" aria-label="class scores">']
+    for index, (label, score) in enumerate(scores.items()):
+        y = index * height + 2
+        length = (width - label_w - 60) * max(score, 0.0) / top
+        colour = "#b00020" if str(label) == str(suspected) else "#1f77b4"
+        out.append(f'<text x="{label_w - 6}" y="{y + 12}" text-anchor="end">{_e(label)}</text>'
+                   f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="{height - 5}" fill="{colour}"/>'
+                   f'<text x="{label_w + length + 4:.1f}" y="{y + 12}">{score:.2f}</text>')
     out.append("</svg>")
     return "".join(out)
