@@ -60,7 +60,8 @@ class Attack(ABC):
 
 def perturbation_norm(delta: np.ndarray, norm: str) -> np.ndarray:
     """Per-row size of ``delta`` in ``norm`` (``inf``, ``2`` or ``0``)."""
-    flat = np.asarray(delta, dtype=np.float64).reshape(len(delta), -1)
+    delta = np.asarray(delta, dtype=np.float64)
+    flat = delta.reshape(len(delta), int(np.prod(delta.shape[1:])))
     if norm == "inf":
         return np.asarray(np.abs(flat).max(axis=1, initial=0.0))
     if norm == "2":
