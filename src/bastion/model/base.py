@@ -53,7 +53,13 @@ class ModelAdapter(ABC):
         self.queries += len(x)
         if len(x) == 0:
             return np.zeros((0, self.n_classes))
-        parts = [self._proba(x[start:start + self.batch_size]) for start in range(0, len(x), self.batch_size)]
+        try:
+            parts = [self._proba(x[start:start + self.batch_size]) for start in range(0, len(x), self.batch_size)]
+        except ModelError:
+            raise
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:  # the framework's own message says why
+            raise ModelError(f"{self.name}: the model failed on a batch shaped {x.shape}: "
+                             f"{str(exc).strip().splitlines()[-1][:300]}") from exc
         proba = np.concatenate(parts) if len(parts) > 1 else parts[0]
         if proba.shape != (len(x), self.n_classes):
             raise ModelError(f"{self.name}: returned probabilities shaped {proba.shape}, "

@@ -33,8 +33,12 @@ class TorchClassifier(ModelAdapter):
         for parameter in self._module.parameters():
             parameter.requires_grad_(False)
         if n_classes is None:
-            with torch.no_grad():
-                probe = self._module(torch.zeros((1, *input_shape), dtype=torch.float32))
+            try:
+                with torch.no_grad():
+                    probe = self._module(torch.zeros((1, *input_shape), dtype=torch.float32))
+            except RuntimeError as exc:
+                raise ModelError(f"{name}: the model does not take samples shaped {tuple(input_shape)} (set "
+                                 f"--input-shape): {str(exc).strip().splitlines()[-1][:300]}") from exc
             n_classes = int(probe.shape[-1])
         super().__init__(name, n_classes, input_shape, classes=classes, batch_size=batch_size)
 
