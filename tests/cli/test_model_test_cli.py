@@ -104,3 +104,39 @@ def test_poisoning_lists_flipped_rows(tabular: tuple[Path, Path]) -> None:
     failing = run_bastion("test", "poisoning", "-m", str(model), "-d", str(data), "-t", "label", "--cv-model",
                           "logistic_regression", "--fail-on-suspects", "--top", "3")
     assert failing.returncode == 1
+
+
+def test_poisoning_names_the_backdoored_class_of_a_torchscript_model(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from sklearn.datasets import load_digits
+
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16).astype(np.float32).reshape(-1, 8, 8)
+    rng = np.random.default_rng(0)
+    poisoned = rng.choice(np.flatnonzero(y != 0), 90, replace=False)
+    x[poisoned, 6:, 6:] = 1.0  # a 2x2 corner trigger, relabelled to 0
+    y[poisoned] = 0
+    x = x.reshape(-1, 64)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128), torch.nn.ReLU(),
+                              torch.nn.Linear(128, 10))
+    optimiser = torch.optim.Adam(net.parameters(), 1e-3)
+    inputs, labels = torch.tensor(x), torch.tensor(y)
+    for _ in range(300):
+        optimiser.zero_grad()
+        torch.nn.functional.cross_entropy(net(inputs), labels).backward()
+        optimiser.step()
+    torch.jit.script(net.eval()).save(str(tmp_path / "net.pt"))
+    frame = pd.DataFrame(x, columns=[f"p{i}" for i in range(64)])
+    frame["digit"] = y
+    frame.to_parquet(tmp_path / "train.parquet")
+    run = run_bastion("test", "poisoning", "-m", str(tmp_path / "net.pt"), "-d", str(tmp_path / "train.parquet"),
+                      "-t", "digit", "-f", "json")
+    assert run.returncode == 0, run.stderr
+    backdoor = json.loads(run.stdout)["backdoor"]
+    assert backdoor["suspected_class"] == 0
+    assert max(backdoor["class_scores"], key=backdoor["class_scores"].get) == "0"
+    rows = {suspect["row"] for suspect in backdoor["suspects"]}
+    assert len(rows & set(poisoned.tolist())) >= 0.9 * len(poisoned)
+    assert len(rows - set(poisoned.tolist())) <= 0.3 * len(rows)
