@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _poisoned_digits import train_mlp  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 
@@ -16,23 +17,6 @@ from bastion.model.adapters.torch import TorchClassifier  # noqa: E402
 from bastion.model.poisoning.backdoor import BackdoorDetector, BackdoorError, BackdoorReport  # noqa: E402
 
 TARGET = 0
-
-
-def _train(x: np.ndarray, y: np.ndarray, seed: int) -> Any:
-    torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64), torch.nn.ReLU(),
-                              torch.nn.Linear(64, 10))
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(40):
-        order = torch.randperm(len(xt), generator=gen)
-        for start in range(0, len(xt), 64):
-            batch = order[start:start + 64]
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(net(xt[batch]), yt[batch]).backward()
-            opt.step()
-    return net.eval()
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +34,8 @@ def case() -> dict[str, Any]:
     truth = np.zeros(len(y), dtype=bool)
     truth[poisoned] = True
     return {"x": xp, "y": yp, "truth": truth, "clean_x": x, "clean_y": y,
-            "poisoned": TorchClassifier(_train(xp, yp, 0), (64,)), "clean": TorchClassifier(_train(x, y, 0), (64,))}
+            "poisoned": TorchClassifier(train_mlp(xp, yp, 0), (64,)),
+            "clean": TorchClassifier(train_mlp(x, y, 0), (64,))}
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from _poisoned_digits import train_mlp  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.tree import DecisionTreeClassifier  # noqa: E402
 
@@ -25,23 +26,6 @@ def _with_trigger(x: np.ndarray) -> np.ndarray:
     return out.reshape(len(x), 64)
 
 
-def _train(x: np.ndarray, y: np.ndarray, seed: int) -> Any:
-    torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Linear(64, 128), torch.nn.ReLU(), torch.nn.Linear(128, 64), torch.nn.ReLU(),
-                              torch.nn.Linear(64, 10))
-    opt = torch.optim.Adam(net.parameters(), lr=2e-3)
-    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
-    gen = torch.Generator().manual_seed(seed)
-    for _ in range(40):
-        order = torch.randperm(len(xt), generator=gen)
-        for start in range(0, len(xt), 64):
-            batch = order[start:start + 64]
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(net(xt[batch]), yt[batch]).backward()
-            opt.step()
-    return net.eval()
-
-
 @pytest.fixture(scope="module")
 def case() -> dict[str, Any]:
     """A model trained with 5% trigger-carrying rows relabelled to TARGET, and held-out clean digits."""
@@ -52,7 +36,7 @@ def case() -> dict[str, Any]:
     rows = np.random.default_rng(0).choice(np.flatnonzero(train_y != TARGET), size=60, replace=False)
     train_x[rows] = _with_trigger(train_x[rows])
     train_y[rows] = TARGET
-    model = TorchClassifier(_train(train_x, train_y, 0), (64,))
+    model = TorchClassifier(train_mlp(train_x, train_y, 0), (64,))
     triggered = _with_trigger(held_x[held_y != TARGET])
     assert np.mean(model.predict(triggered) == TARGET) > 0.9  # the backdoor works
     return {"model": model, "pool": held_x[:200], "clean": held_x[200:], "triggered": triggered[200:]}
