@@ -160,3 +160,10 @@ def test_check_accepts_fitting_and_scalar_bounds() -> None:
     _loan().check(7)
     Constraints.box(0, 1).check(64)
     Constraints().check(1)
+
+
+def test_empty_batches_project_and_check_to_empty() -> None:
+    constraints = Constraints(lower=np.zeros(3, np.float32), upper=np.ones(3, np.float32), immutable=(0,))
+    empty = np.zeros((0, 3), dtype=np.float32)
+    assert constraints.project(empty, empty).shape == (0, 3)
+    assert constraints.satisfied(empty, empty).shape == (0,)

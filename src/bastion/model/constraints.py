@@ -88,8 +88,8 @@ class Constraints:
     def project(self, candidate: np.ndarray, original: np.ndarray) -> np.ndarray:
         """The feasible point for each candidate row: bounds, immutables, integers and categories enforced."""
         shape = candidate.shape
-        out = np.array(candidate, dtype=np.float32).reshape(len(candidate), -1)
-        base = np.asarray(original, dtype=np.float32).reshape(len(original), -1)
+        out = _rows(np.array(candidate, dtype=np.float32))
+        base = _rows(np.asarray(original, dtype=np.float32))
         if self.lower is not None or self.upper is not None:
             np.clip(out, self.lower, self.upper, out=out)
         if self.integer:
@@ -115,8 +115,13 @@ class Constraints:
     def satisfied(self, candidate: np.ndarray, original: np.ndarray, atol: float = 1e-5) -> np.ndarray:
         """Per row: whether the candidate already is feasible (projection moves it less than ``atol``)."""
         projected = self.project(candidate, original)
-        diff = np.abs(projected.reshape(len(candidate), -1) - np.asarray(candidate).reshape(len(candidate), -1))
+        diff = np.abs(_rows(projected) - _rows(np.asarray(candidate)))
         return np.asarray(diff.max(axis=1, initial=0.0) <= atol)
 
     def _name(self, index: int) -> str:
         return f"{self.names[index]!r}" if index < len(self.names) else f"#{index}"
+
+
+def _rows(values: np.ndarray) -> np.ndarray:
+    """``(n, features)`` view of a batch; unlike ``reshape(n, -1)`` it also works for an empty batch."""
+    return values.reshape(len(values), int(np.prod(values.shape[1:])))
