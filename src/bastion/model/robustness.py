@@ -148,7 +148,7 @@ class RobustnessTest:
 
     def _run_attack(self, name: str, cls: type[Attack], model: ModelAdapter, x: np.ndarray, y: np.ndarray,
                     total: int, warnings: list[str]) -> list[AttackResult]:
-        norm = str(self.options.get(name, {}).get("norm", cls.norm))
+        norm = self._build(cls, name, None if cls.minimal else 1.0).norm  # some attacks set their norm per instance
         budgets = self.eps or default_budgets(x if len(x) else np.zeros((1, 1)), norm, model.text)
         if len(x) == 0:
             warnings.append(f"{name}: nothing to attack, the model gets no sample right")
