@@ -6,36 +6,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _counted import Counted  # noqa: E402  (shared test adapter)
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 from bastion.model.attacks.base import perturbation_norm
 from bastion.model.attacks.decision import DECISION_ATTACKS, HopSkipJump, SignOPT, Square
-from bastion.model.base import ModelAdapter
 from bastion.model.constraints import Constraints
-
-
-class Counted(ModelAdapter):
-    """A fitted scikit-learn classifier behind the adapter interface, counting ``predict_proba`` calls."""
-
-    kind = "sklearn"
-
-    def __init__(self, estimator: Any, input_shape: tuple[int, ...]) -> None:
-        super().__init__("test model", len(estimator.classes_), input_shape)
-        self._estimator = estimator
-        self.calls = 0
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        self.calls += 1
-        return super().predict_proba(x)
-
-    def _proba(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self._estimator.predict_proba(x.reshape(len(x), -1)))
-
-    @property
-    def estimator(self) -> Any:
-        return self._estimator
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _counted import Counted  # noqa: E402  (shared test adapter)
 from sklearn.datasets import load_breast_cancer, make_classification
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -21,30 +22,8 @@ from sklearn.tree import DecisionTreeClassifier
 
 from bastion.model.attacks.base import perturbation_norm
 from bastion.model.attacks.trees import TREE_ATTACKS, TreeEnsembleAttack
-from bastion.model.base import ModelAdapter, ModelError
+from bastion.model.base import ModelError
 from bastion.model.constraints import Constraints
-
-
-class Counted(ModelAdapter):
-    """A fitted scikit-learn classifier behind the adapter interface, counting ``predict_proba`` calls."""
-
-    kind = "sklearn"
-
-    def __init__(self, estimator: Any, n_features: int) -> None:
-        super().__init__("test model", len(estimator.classes_), (n_features,))
-        self._estimator = estimator
-        self.calls = 0
-
-    def predict_proba(self, x: np.ndarray) -> np.ndarray:
-        self.calls += 1
-        return super().predict_proba(x)
-
-    def _proba(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self._estimator.predict_proba(x))
-
-    @property
-    def estimator(self) -> Any:
-        return self._estimator
 
 
 def _right(model: Any, x: np.ndarray, y: np.ndarray, limit: int) -> tuple[np.ndarray, np.ndarray]:
