@@ -358,9 +358,12 @@ def test_repeated_calls_on_a_large_tuple_respect_the_deadline() -> None:
 
 
 def _extra_seconds(setup: bytes, attack: bytes) -> float:
-    """How much longer ``setup + attack`` takes than ``setup`` alone (neither reaches the deadline)."""
-    _, base = _raw(setup + b"N.")
-    _, slow = _raw(setup + attack + b"N.")
+    """How much longer ``setup + attack`` takes than ``setup`` alone (neither reaches the deadline).
+
+    Best of three each: a single pair once measured 0.53 s on a loaded CI machine where the usual figure is 0.04 s.
+    """
+    base = min(_raw(setup + b"N.")[1] for _ in range(3))
+    slow = min(_raw(setup + attack + b"N.")[1] for _ in range(3))
     return slow - base
 
 
