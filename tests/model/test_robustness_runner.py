@@ -63,3 +63,14 @@ def test_unknown_attacks_and_options_are_named(data: tuple[np.ndarray, np.ndarra
         RobustnessTest(["pgd"], eps=[0.1], options={"pgd": {"stepz": 3}}).run(model, x, y)
     with pytest.raises(ValueError, match="eps"):
         RobustnessTest(["pgd"], eps=[-1.0])
+
+
+def test_a_scaled_forest_gets_black_box_attacks_not_the_tree_attack(data: tuple[np.ndarray, np.ndarray]) -> None:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x, y = data
+    model = SklearnClassifier(make_pipeline(StandardScaler(), RandomForestClassifier(10, random_state=0)).fit(x, y))
+    assert default_attacks(model) == ["hopskipjump", "square"]
+    report = RobustnessTest(seed=0).run(model, x[:12], y[:12])
+    assert {row.name for row in report.attacks} == {"hopskipjump", "square"}

@@ -17,7 +17,7 @@ from importlib import import_module
 import numpy as np
 
 from bastion.model.attacks.base import Attack, AttackRun
-from bastion.model.base import ModelAdapter
+from bastion.model.base import ModelAdapter, ModelError
 from bastion.model.constraints import Constraints
 
 _REGISTRIES = (("bastion.model.attacks.gradient", "GRADIENT_ATTACKS"),
@@ -90,10 +90,13 @@ def default_attacks(model: ModelAdapter) -> list[str]:
         return ["text"]
     if model.has_gradients:
         return ["fgsm", "pgd", "deepfool"]
-    estimator_name = type(_final_step(model.estimator)).__name__
-    if any(word in estimator_name for word in ("Tree", "Forest", "Boosting")):
-        return ["trees", "hopskipjump"]
-    return ["hopskipjump", "square"]
+    from bastion.model.attacks.trees import tree_model
+
+    try:  # the attack's own test: a scaler in front of a forest rules it out, and a name alone would not
+        tree_model(model.estimator, model.name)
+    except ModelError:
+        return ["hopskipjump", "square"]
+    return ["trees", "hopskipjump"]
 
 
 def default_budgets(x: np.ndarray, norm: str, text: bool = False) -> list[float]:
@@ -192,7 +195,3 @@ def _point(run: AttackRun, total: int, eps: float | None) -> AttackResult:
                         median_perturbation=float(np.median(sizes)) if len(sizes) else None,
                         queries=run.queries, seconds=round(run.seconds, 4))
 
-
-def _final_step(estimator: object) -> object:
-    steps = getattr(estimator, "steps", None)
-    return steps[-1][1] if steps else estimator

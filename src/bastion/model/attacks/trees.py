@@ -33,8 +33,11 @@ _BOX_ELEMENTS = 1 << 22
 
 
 # -- reading the trees ---------------------------------------------------------------------------------------------
-def _unwrap(estimator: Any, name: str) -> Any:
-    """The tree model itself; a Pipeline is accepted only when the steps before the trees do nothing."""
+def tree_model(estimator: Any, name: str) -> Any:
+    """The tree model itself; a Pipeline is accepted only when the steps before the trees do nothing.
+
+    Raises ``ModelError`` saying why when the trees attack cannot read ``estimator``.
+    """
     if estimator is None:
         raise ModelError(f"{name}: the trees attack needs a scikit-learn tree model; this adapter wraps none")
     steps = getattr(estimator, "steps", None)
@@ -166,7 +169,7 @@ class TreeEnsembleAttack(Attack):
     def run(self, model: ModelAdapter, x: np.ndarray, y: np.ndarray,
             constraints: Constraints | None = None) -> AttackRun:
         started, before = time.perf_counter(), model.queries
-        estimator = _unwrap(model.estimator, model.name)
+        estimator = tree_model(model.estimator, model.name)
         batch = QueryBatch(model, x, y, constraints)
         self._check_fit(estimator, model, batch)
         space = _Space(batch)
