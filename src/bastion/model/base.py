@@ -130,6 +130,25 @@ class ModelAdapter(ABC):
         """Probabilities for one batch that ``check_input`` has already validated."""
 
 
+def require_torch(what: str, error: type[ModelError] = ModelError) -> Any:
+    """The ``torch`` module, or ``error`` saying that ``what`` (``"gradient attacks"``...) needs it."""
+    try:
+        import torch
+    except ImportError as exc:  # pragma: no cover - torch is in the dev set-up
+        raise error(f"{what} need torch: pip install 'bastion-ai[torch]'") from exc
+    return torch
+
+
+def scores_to_probabilities(scores: np.ndarray) -> np.ndarray:
+    """Softmax over per-class scores (logits, decision values); one score per row is class 1 against class 0."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.ndim == 1 or scores.shape[1] == 1:
+        half = scores.reshape(len(scores), 1) / 2
+        scores = np.concatenate([-half, half], axis=1)
+    shifted = np.exp(scores - scores.max(axis=1, keepdims=True))
+    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
+
+
 def _key(value: object) -> str:
     """Label identity across int/float/str spellings (``1``, ``1.0`` and ``"1"`` are one class)."""
     if isinstance(value, float) and value.is_integer():

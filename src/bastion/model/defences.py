@@ -20,7 +20,7 @@ import numpy as np
 
 from bastion.model.attacks.base import Attack
 from bastion.model.attacks.gradient import Feasible, pgd_tensors, random_start
-from bastion.model.base import ModelAdapter, ModelError
+from bastion.model.base import ModelAdapter, require_torch
 from bastion.model.constraints import Constraints
 
 SQUEEZERS = ("bit_depth", "median")
@@ -28,11 +28,7 @@ SQUEEZERS = ("bit_depth", "median")
 
 
 def _torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - torch is in the dev set-up
-        raise ModelError("adversarial training needs torch: pip install 'bastion-ai[torch]'") from exc
-    return torch
+    return require_torch("adversarial training and squeezing")
 
 
 def _positive(name: str, value: float, *, integer: bool = False) -> None:

@@ -13,7 +13,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from bastion.model.base import ModelAdapter, ModelError
+from bastion.model.base import ModelAdapter, ModelError, require_torch
 from bastion.supplychain.gate import gate
 
 _ONNX_SUFFIXES = (".onnx", ".ort")
@@ -91,10 +91,7 @@ def _is_torch_module(obj: Any) -> bool:
 
 
 def _torch_model(path: Path, kind: str, input_shape: tuple[int, ...] | None, name: str) -> ModelAdapter:
-    try:
-        import torch
-    except ImportError as exc:
-        raise ModelError(f"{path}: PyTorch models need torch: pip install 'bastion-ai[torch]'") from exc
+    torch = require_torch(f"{path}: PyTorch models")
     try:
         if kind == "torchscript":
             jit_load: Any = torch.jit.load

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from bastion.model.base import DEFAULT_BATCH, ModelAdapter, ModelError
+from bastion.model.base import DEFAULT_BATCH, ModelAdapter, ModelError, scores_to_probabilities
 
 
 class OnnxClassifier(ModelAdapter):
@@ -55,12 +55,9 @@ class OnnxClassifier(ModelAdapter):
             keys = sorted(out[0])
             out = np.array([[row[k] for k in keys] for row in out])
         values = np.asarray(out, dtype=np.float64).reshape(len(x), -1)
-        if values.shape[1] == 1:
-            values = np.concatenate([-values / 2, values / 2], axis=1)
-            return _softmax(values)
-        if np.all(values >= 0) and np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
+        if values.shape[1] > 1 and np.all(values >= 0) and np.allclose(values.sum(axis=1), 1.0, atol=1e-3):
             return values
-        return _softmax(values)
+        return scores_to_probabilities(values)
 
     def _proba(self, x: np.ndarray) -> np.ndarray:
         return self._run(x)
@@ -74,7 +71,3 @@ def _pick_output(session: Any) -> str:
     floats = [o for o in outputs if "float" in o.type or "double" in o.type or o.type.startswith("seq(map")]
     return str((floats or outputs)[-1 if len(floats) > 1 and "label" in outputs[0].name.lower() else 0].name)
 
-
-def _softmax(values: np.ndarray) -> np.ndarray:
-    shifted = np.exp(values - values.max(axis=1, keepdims=True))
-    return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))

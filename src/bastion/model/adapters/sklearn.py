@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from bastion.model.base import DEFAULT_BATCH, ModelAdapter, ModelError
+from bastion.model.base import DEFAULT_BATCH, ModelAdapter, ModelError, scores_to_probabilities
 
 _TEXT_STEPS = ("CountVectorizer", "TfidfVectorizer", "HashingVectorizer")
 
@@ -60,7 +60,7 @@ class SklearnClassifier(ModelAdapter):
             if hasattr(est, "predict_proba"):
                 return np.asarray(est.predict_proba(data), dtype=np.float64)
             if hasattr(est, "decision_function"):
-                return _softmax_scores(np.asarray(est.decision_function(data), dtype=np.float64))
+                return scores_to_probabilities(est.decision_function(data))
             predicted = np.asarray(est.predict(data))
         index = np.searchsorted(self.classes, predicted)
         return np.eye(self.n_classes)[index]
@@ -95,14 +95,6 @@ def _is_text(estimator: Any) -> bool:
     steps = getattr(estimator, "steps", None)
     first = steps[0][1] if steps else estimator
     return type(first).__name__ in _TEXT_STEPS
-
-
-def _softmax_scores(scores: np.ndarray) -> np.ndarray:
-    if scores.ndim == 1:  # binary decision function: the score of class 1 against class 0
-        scores = np.stack([-scores / 2, scores / 2], axis=1)
-    scores = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(scores)
-    return np.asarray(exp / exp.sum(axis=1, keepdims=True))
 
 
 def _split_linear(estimator: Any) -> tuple[tuple[np.ndarray, np.ndarray] | None, Any]:

@@ -6,15 +6,11 @@ from typing import Any
 
 import numpy as np
 
-from bastion.model.base import DEFAULT_BATCH, ModelAdapter, ModelError
+from bastion.model.base import DEFAULT_BATCH, ModelAdapter, ModelError, require_torch
 
 
 def _torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - torch is in the dev set-up
-        raise ModelError("PyTorch models need torch: pip install 'bastion-ai[torch]'") from exc
-    return torch
+    return require_torch("PyTorch models")
 
 
 class TorchClassifier(ModelAdapter):

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from bastion.model.attacks.base import Attack, AttackRun, perturbation_norm
-from bastion.model.base import ModelAdapter, ModelError
+from bastion.model.base import ModelAdapter, ModelError, require_torch
 from bastion.model.constraints import Constraints
 
 Tensor = Any
@@ -34,11 +34,7 @@ pixel at 0 or 1; from 1e-3 (atanh = 3.8) it takes tens, and the offset (at most 
 
 
 def _torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - torch is in the dev set-up
-        raise ModelError("gradient attacks need torch: pip install 'bastion-ai[torch]'") from exc
-    return torch
+    return require_torch("gradient attacks")
 
 
 def _no_count(_samples: int) -> None:

@@ -13,10 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from bastion.model.base import ModelAdapter, ModelError
+from bastion.model.base import ModelAdapter, ModelError, require_torch
 
 MAD_CONSISTENCY = 1.4826
 """Scales the median absolute deviation to the standard deviation of a normal distribution."""
+
+
+def _torch() -> Any:
+    return require_torch("Neural Cleanse", CleanseError)
 
 
 class CleanseError(ModelError):
@@ -207,11 +211,3 @@ def _report(threshold: float, norms: np.ndarray, success: np.ndarray, masks: np.
     return CleanseReport(mask_norms=norms, success=success, anomaly_index=index, flagged=flagged,
                          mask=None if top is None else masks[top], pattern=None if top is None else patterns[top],
                          masks=masks, patterns=patterns, queries=queries, seconds=seconds)
-
-
-def _torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:  # pragma: no cover - torch is in the dev set-up
-        raise CleanseError("Neural Cleanse needs torch: pip install 'bastion-ai[torch]'") from exc
-    return torch
