@@ -91,7 +91,8 @@ def load_checks() -> list[Check]:
     return checks
 
 
-def _sha256(path: Path) -> str | None:
+def sha256_file(path: Path) -> str | None:
+    """Hex SHA-256 of a file's bytes, or None when it cannot be read (a folder, a vanished file)."""
     import hashlib
 
     digest = hashlib.sha256()
@@ -189,7 +190,7 @@ def _examine_all(
                 errors.append(f"{item.path}: {item.reason}")
             targets.append(TargetResult(item.path, "unknown", None, TargetStatus.SKIPPED, item.reason))
             continue
-        digest = submit(_sha256, item.fs_path) if submit is not None else None
+        digest = submit(sha256_file, item.fs_path) if submit is not None else None
         kind, found, incomplete, facts = _examine(item, checks, settings)
         findings.extend(found)
         status, reason = _status(kind, incomplete)

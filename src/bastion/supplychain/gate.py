@@ -10,7 +10,6 @@ leave a trace.
 from __future__ import annotations
 
 import getpass
-import hashlib
 import json
 import logging
 import os
@@ -66,8 +65,10 @@ def gate(path: Path, *, what: str = "model", allow_unsafe: bool = False) -> Scan
 
 
 def _record_override(path: Path, what: str, rules: list[str], errors: list[str]) -> None:
+    from bastion.scan.engine import sha256_file
+
     record = {"time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "what": what, "path": str(path.resolve()),
-              "sha256": _digest(path), "rules": rules, "errors": errors, "user": _user(), "pid": os.getpid()}
+              "sha256": sha256_file(path), "rules": rules, "errors": errors, "user": _user(), "pid": os.getpid()}
     target = bastion_home() / UNSAFE_LOG
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -76,16 +77,6 @@ def _record_override(path: Path, what: str, rules: list[str], errors: list[str])
     except OSError as exc:
         raise UnsafeLoadError(f"refusing to load the {what} at {path}: the unsafe-load override could not be "
                               f"recorded in {target} ({exc.strerror or exc})", ScanResult((), ())) from exc
-
-
-def _digest(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    sha = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
 
 
 def _user() -> str:
