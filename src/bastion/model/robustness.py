@@ -9,7 +9,6 @@ read at every budget. Budgets are in input units and in each attack's own norm; 
 from __future__ import annotations
 
 import inspect
-import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import import_module
@@ -151,15 +150,18 @@ class RobustnessTest:
 
     def _run_attack(self, name: str, cls: type[Attack], model: ModelAdapter, x: np.ndarray, y: np.ndarray,
                     total: int, warnings: list[str]) -> list[AttackResult]:
-        norm = self._build(cls, name, None if cls.minimal else 1.0).norm  # some attacks set their norm per instance
-        budgets = self.eps or default_budgets(x if len(x) else np.zeros((1, 1)), norm, model.text)
         if len(x) == 0:
             warnings.append(f"{name}: nothing to attack, the model gets no sample right")
             return []
+        # One instance of a minimum-norm attack serves every budget; bounded ones get one per budget, and a probe
+        # tells their norm (some attacks set it per instance).
+        attack = self._build(cls, name, None if cls.minimal else 1.0)
+        budgets = self.eps or default_budgets(x, attack.norm, model.text)
         if cls.minimal:
-            run = self._execute(self._build(cls, name, None), model, x, y)
+            run = attack.run(model, x, y, self.constraints)
             return [_point(run, total, eps) for eps in [*budgets, None]]
-        return [_point(self._execute(self._build(cls, name, eps), model, x, y), total, eps) for eps in budgets]
+        return [_point(self._build(cls, name, eps).run(model, x, y, self.constraints), total, eps)
+                for eps in budgets]
 
     def _build(self, cls: type[Attack], name: str, eps: float | None) -> Attack:
         accepted = inspect.signature(cls).parameters
@@ -172,14 +174,6 @@ class RobustnessTest:
         if eps is not None:
             kwargs["eps"] = eps
         return cls(**kwargs)
-
-    def _execute(self, attack: Attack, model: ModelAdapter, x: np.ndarray, y: np.ndarray) -> AttackRun:
-        before, start = model.queries, time.perf_counter()
-        run = attack.run(model, x, y, self.constraints)
-        seconds = time.perf_counter() - start
-        queries = max(run.queries, model.queries - before)
-        return AttackRun(run.name, run.norm, run.eps, run.adversarial, run.success, run.perturbation, queries,
-                         run.seconds or seconds)
 
 
 def _point(run: AttackRun, total: int, eps: float | None) -> AttackResult:
