@@ -72,6 +72,17 @@ def _tabular_shape(data: Path, target: str, features: list[str]) -> tuple[int, .
     return (len([n for n in first.schema.names if n != target]),)
 
 
+def _render(report: Any, fmt: str, kind: str) -> str:
+    """``report`` as JSON, or through ``bastion.model.html.<kind>_html`` / ``bastion.model.render.<kind>_table``."""
+    if fmt == "json":
+        return json.dumps(report.to_dict(), indent=2) + "\n"
+    from importlib import import_module
+
+    module, suffix = ("bastion.model.html", "html") if fmt == "html" else ("bastion.model.render", "table")
+    text: str = getattr(import_module(module), f"{kind}_{suffix}")(report)
+    return text
+
+
 def _emit(text: str, output: Path | None) -> None:
     from bastion.cli.output import write_report
 
@@ -122,7 +133,7 @@ def robustness_command(
                                 constraints=constraints).run(adapter, x, y)
     except ValueError as exc:
         raise _fail("robustness", exc) from None
-    _emit(_render_robustness(report, fmt), output)
+    _emit(_render(report, fmt, "robustness"), output)
     if fail_under is not None and any(row.eps is not None and row.accuracy_under_attack < fail_under
                                       for row in report.attacks):
         raise typer.Exit(1)
@@ -167,18 +178,6 @@ def _constraints(adapter: Any, labelled: Any, x: Any, immutable: list[str], inte
                                  integer=[index[c] for c in integer])
 
 
-def _render_robustness(report: Any, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(report.to_dict(), indent=2) + "\n"
-    if fmt == "html":
-        from bastion.model.html import robustness_html
-
-        return robustness_html(report)
-    from bastion.model.render import robustness_table
-
-    return robustness_table(report)
-
-
 @app.command("poisoning")
 def poisoning_command(
     model: Path = typer.Option(..., "--model", "-m", help="The model trained on DATA (scanned before loading)."),
@@ -218,7 +217,7 @@ def poisoning_command(
         raise _fail("poisoning", exc) from None
     if top is not None:
         report = _truncate(report, top)
-    _emit(_render_poisoning(report, fmt), output)
+    _emit(_render(report, fmt, "poisoning"), output)
     suspected = report.backdoor is not None and report.backdoor.suspected_class is not None
     if fail_on_suspects and (suspected or report.label_issues):
         raise typer.Exit(1)
@@ -229,15 +228,3 @@ def _truncate(report: Any, top: int) -> Any:
 
     backdoor = report.backdoor and replace(report.backdoor, suspects=report.backdoor.suspects[:top])
     return replace(report, label_issues=report.label_issues[:top], backdoor=backdoor)
-
-
-def _render_poisoning(report: Any, fmt: str) -> str:
-    if fmt == "json":
-        return json.dumps(report.to_dict(), indent=2) + "\n"
-    if fmt == "html":
-        from bastion.model.html import poisoning_html
-
-        return poisoning_html(report)
-    from bastion.model.render import poisoning_table
-
-    return poisoning_table(report)
