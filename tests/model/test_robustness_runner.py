@@ -74,3 +74,11 @@ def test_a_scaled_forest_gets_black_box_attacks_not_the_tree_attack(data: tuple[
     assert default_attacks(model) == ["hopskipjump", "square"]
     report = RobustnessTest(seed=0).run(model, x[:12], y[:12])
     assert {row.name for row in report.attacks} == {"hopskipjump", "square"}
+
+
+def test_html_reports_drop_control_characters_from_model_names() -> None:
+    from bastion.model.html import robustness_html
+    from bastion.model.robustness import RobustnessReport
+
+    page = robustness_html(RobustnessReport(model="evil\x07<b>name", samples=1, clean_accuracy=1.0, attacks=()))
+    assert "\x07" not in page and "evil&lt;b&gt;name" in page

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 
 from bastion.model.poisoning.audit import PoisoningReport
 from bastion.model.robustness import AttackResult, RobustnessReport
+from bastion.reports.html_text import escape_text as _e
 
 _CSS = """
 body{font:14px/1.45 system-ui,sans-serif;margin:2em auto;max-width:70em;color:#1d232a;padding:0 1em}
@@ -17,10 +17,6 @@ th{background:#f3f5f8}td:first-child,th:first-child{text-align:left}
 svg text{font:11px system-ui,sans-serif;fill:#333}
 """
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
-
-
-def _e(value: object) -> str:
-    return html.escape(str(value), quote=True)
 
 
 def _num(value: float | None, digits: int = 4) -> str:

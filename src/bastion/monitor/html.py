@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Mapping, Sequence
-from html import escape
 from typing import Any
 
 from bastion.monitor.report import ColumnDrift, DatasetTest, DriftReport, Histogram
+from bastion.reports.html_text import escape_text as _e
 
 __all__ = ["render_html"]
 
@@ -22,9 +22,6 @@ DASH = "\u2013"
 """How a missing value (None) is shown."""
 _DOT = " \u00b7 "
 _DRIFT_CLASS = ' class="drift"'
-
-# C0 controls other than tab, newline and carriage return are not allowed in HTML text.
-_CONTROLS = {code: None for code in [*range(0, 9), 11, 12, *range(14, 32), 127]}
 
 _CORRECTIONS = {"holm": "Holm (family-wise error rate)", "bh": "Benjamini-Hochberg (false discovery rate)",
                 "none": "none"}
@@ -117,11 +114,6 @@ def render_html(report: DriftReport, title: str = "Bastion drift report") -> str
 
 
 # --- formatting -----------------------------------------------------------------------------------------------------
-
-
-def _e(value: object) -> str:
-    """Escape ``value`` for HTML text and quoted attributes, dropping control characters HTML forbids."""
-    return escape(str(value).translate(_CONTROLS), quote=True)
 
 
 def _scientific(value: float) -> str:
