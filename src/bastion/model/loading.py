@@ -51,6 +51,18 @@ def load_model(path: str | Path, *, input_shape: tuple[int, ...] | None = None, 
     ``input_shape`` is the shape of one sample; tabular models infer it, image models need it (``1,8,8``).
     Raises ``UnsafeLoadError`` (with the scan) when refused, ``ModelError`` for anything else.
     """
+    label = name or Path(path).name
+    return wrap(load_object(path, input_shape=input_shape, allow_unsafe=allow_unsafe, name=label),
+                input_shape=input_shape, name=label)
+
+
+def load_object(path: str | Path, *, input_shape: tuple[int, ...] | None = None, allow_unsafe: bool = False,
+                name: str | None = None) -> Any:
+    """What ``load_model`` loads before wrapping: a scikit-learn object as it is (regressors and pipelines on
+    DataFrames included, for fairness tests and explanations), or an adapter for ONNX and torch files.
+
+    The same gate applies: ``UnsafeLoadError`` when refused, ``ModelError`` for anything else.
+    """
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such model file")
@@ -63,8 +75,7 @@ def load_model(path: str | Path, *, input_shape: tuple[int, ...] | None = None, 
         return OnnxClassifier(path, input_shape=input_shape, name=label)
     if kind in ("torchscript", "torch"):
         return _torch_model(path, kind, input_shape, label)
-    obj = _skops(path) if kind == "skops" else _unpickle(path)
-    return wrap(obj, input_shape=input_shape, name=label)
+    return _skops(path) if kind == "skops" else _unpickle(path)
 
 
 def wrap(obj: Any, *, input_shape: tuple[int, ...] | None = None, name: str = "model") -> ModelAdapter:

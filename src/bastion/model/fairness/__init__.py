@@ -1,0 +1,1 @@
+"""Fairness: group metrics with bootstrap intervals, calibration by group, dataset audits and mitigations."""
