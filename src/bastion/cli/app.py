@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from bastion import __version__
-from bastion.cli import bom, db, demo, deps, drift, keys, modeltest, pii, rules, scan, sign
+from bastion.cli import bom, db, demo, deps, drift, fairness, keys, modeltest, pii, rules, scan, sign
 from bastion.cli.entry import run_verb
 
 app = typer.Typer(
@@ -58,4 +58,7 @@ app.add_typer(db.app, name="db")
 app.command("deps")(deps.deps_command)
 app.add_typer(pii.app, name="pii")
 _fast_verb("drift", drift.DESCRIPTION)
+modeltest.app.command("fairness")(fairness.fairness_command)
 app.add_typer(modeltest.app, name="test")
+app.command("explain")(fairness.explain_command)
+app.add_typer(fairness.data_app, name="data")

@@ -1,5 +1,7 @@
 """``bastion test robustness | poisoning``: attack a model, and look for poisoned training data (over bastion.model).
 
+``bastion test fairness`` is registered on this group from ``bastion.cli.fairness``.
+
 Exit codes: 0 done (and, with ``--fail-under``, robust enough), 1 below ``--fail-under`` or suspects found by
 ``poisoning --fail-on-suspects``, 2 bad input or a model the load gate refused.
 """
@@ -13,7 +15,7 @@ from typing import Any
 
 import typer
 
-app = typer.Typer(name="test", help="Test a model: adversarial robustness, training-data poisoning.",
+app = typer.Typer(name="test", help="Test a model: adversarial robustness, training-data poisoning, fairness.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 FORMATS = ("table", "json", "html")
 

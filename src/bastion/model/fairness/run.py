@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bastion.data.files import DataError
+from bastion.model.fairness.mitigation import METHODS
 from bastion.model.tabular import TabularModel, require_columns
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from bastion.model.fairness.mitigation import MitigationResult
     from bastion.model.fairness.report import FairnessReport
 
-MITIGATIONS = ("reweighing", "threshold", "exponentiated_gradient")
+MITIGATIONS = METHODS
 """Mitigation methods ``run_fairness`` accepts, in the order it runs them."""
 
 
