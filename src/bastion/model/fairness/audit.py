@@ -28,6 +28,7 @@ import numpy as np
 
 from bastion.data.files import DataError
 from bastion.model.fairness.groups import GroupIndex
+from bastion.model.fairness.values import finite, json_value, sorted_values, value_key
 from bastion.model.tabular import require_columns
 
 if TYPE_CHECKING:
@@ -66,8 +67,8 @@ class GroupShare:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"value", "count", "share", "reference", "ratio", "flag"}``."""
-        return {"value": _json_value(self.value), "count": self.count, "share": _num(self.share),
-                "reference": _num(self.reference), "ratio": _num(self.ratio), "flag": self.flag}
+        return {"value": json_value(self.value), "count": self.count, "share": finite(self.share),
+                "reference": finite(self.reference), "ratio": finite(self.ratio), "flag": self.flag}
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Representation:
     def to_dict(self) -> dict[str, Any]:
         """``{"column", "groups", "missing", "chi_square_p"}``."""
         return {"column": self.column, "groups": [g.to_dict() for g in self.groups], "missing": self.missing,
-                "chi_square_p": _num(self.chi_square_p)}
+                "chi_square_p": finite(self.chi_square_p)}
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,8 @@ class IntersectionShare:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"group", "count", "share"}``."""
-        return {"group": {c: _json_value(v) for c, v in self.group.items()}, "count": self.count,
-                "share": _num(self.share)}
+        return {"group": {c: json_value(v) for c, v in self.group.items()}, "count": self.count,
+                "share": finite(self.share)}
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,8 @@ class GroupLabels:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"group", "count", "positives", "positive_rate", "counts"}``."""
-        return {"group": {c: _json_value(v) for c, v in self.group.items()}, "count": self.count,
-                "positives": self.positives, "positive_rate": _num(self.positive_rate), "counts": dict(self.counts)}
+        return {"group": {c: json_value(v) for c, v in self.group.items()}, "count": self.count,
+                "positives": self.positives, "positive_rate": finite(self.positive_rate), "counts": dict(self.counts)}
 
 
 @dataclass(frozen=True)
@@ -144,8 +145,8 @@ class LabelGroups:
     def to_dict(self) -> dict[str, Any]:
         """``{"columns", "groups", "demographic_parity_difference", "demographic_parity_ratio"}``."""
         return {"columns": list(self.columns), "groups": [g.to_dict() for g in self.groups],
-                "demographic_parity_difference": _num(self.demographic_parity_difference),
-                "demographic_parity_ratio": _num(self.demographic_parity_ratio)}
+                "demographic_parity_difference": finite(self.demographic_parity_difference),
+                "demographic_parity_ratio": finite(self.demographic_parity_ratio)}
 
 
 @dataclass(frozen=True)
@@ -173,11 +174,11 @@ class LabelBalance:
     def to_dict(self) -> dict[str, Any]:
         """``{"target", "positive", "labels", "rows", "positive_rate", "demographic_parity_difference",
         "demographic_parity_ratio", "by"}``; the top-level disparities are those of ``overall``."""
-        return {"target": self.target, "positive": _json_value(self.positive),
-                "labels": [_json_value(v) for v in self.labels], "rows": self.rows,
-                "positive_rate": _num(self.positive_rate),
-                "demographic_parity_difference": _num(self.overall.demographic_parity_difference),
-                "demographic_parity_ratio": _num(self.overall.demographic_parity_ratio),
+        return {"target": self.target, "positive": json_value(self.positive),
+                "labels": [json_value(v) for v in self.labels], "rows": self.rows,
+                "positive_rate": finite(self.positive_rate),
+                "demographic_parity_difference": finite(self.overall.demographic_parity_difference),
+                "demographic_parity_ratio": finite(self.overall.demographic_parity_ratio),
                 "by": [b.to_dict() for b in self.by]}
 
 
@@ -218,9 +219,9 @@ class Proxy:
         """``{"column", "sensitive", "kind", "categories", "cramers_v", "mutual_information", "score", "metric",
         "chance", "lift", "flag"}``."""
         return {"column": self.column, "sensitive": self.sensitive, "kind": self.kind, "categories": self.categories,
-                "cramers_v": _num(self.cramers_v), "mutual_information": _num(self.mutual_information),
-                "score": _num(self.score), "metric": self.metric, "chance": _num(self.chance),
-                "lift": _num(self.lift), "flag": self.flag}
+                "cramers_v": finite(self.cramers_v), "mutual_information": finite(self.mutual_information),
+                "score": finite(self.score), "metric": self.metric, "chance": finite(self.chance),
+                "lift": finite(self.lift), "flag": self.flag}
 
 
 @dataclass(frozen=True)
@@ -249,8 +250,8 @@ class Recoverability:
     def to_dict(self) -> dict[str, Any]:
         """``{"sensitive", "columns", "rows", "folds", "metric", "score", "chance", "lift", "flag"}``."""
         return {"sensitive": self.sensitive, "columns": list(self.columns), "rows": self.rows, "folds": self.folds,
-                "metric": self.metric, "score": _num(self.score), "chance": _num(self.chance),
-                "lift": _num(self.lift), "flag": self.flag}
+                "metric": self.metric, "score": finite(self.score), "chance": finite(self.chance),
+                "lift": finite(self.lift), "flag": self.flag}
 
 
 @dataclass(frozen=True)
@@ -383,9 +384,9 @@ def validate_reference(reference: Any, source: str = "reference") -> dict[str, d
         for value, share in shares.items():
             if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= float(share) <= 1:
                 raise DataError(f"{source}: {column}={value!r}: share {share!r} is not a number in [0, 1]")
-            if _key(value) in seen:
-                raise DataError(f"{source}: {column}={value!r}: the value appears twice ({seen[_key(value)]!r})")
-            seen[_key(value)] = value
+            if value_key(value) in seen:
+                raise DataError(f"{source}: {column}={value!r}: the value appears twice ({seen[value_key(value)]!r})")
+            seen[value_key(value)] = value
             checked[value] = float(share)
         total = math.fsum(checked.values())
         if abs(total - 1.0) > SHARE_TOLERANCE:
@@ -463,10 +464,10 @@ class DatasetAudit:
         if reference is None:
             groups = tuple(GroupShare(v, s, s / known, None, None, None) for v, s in counts)
             return Representation(column, groups, missing, None)
-        shares = {_key(v): (v, share) for v, share in reference.items()}
+        shares = {value_key(v): (v, share) for v, share in reference.items()}
         out: list[GroupShare] = []
         for value, count in counts:
-            ref = shares.pop(_key(value), (None, None))[1]
+            ref = shares.pop(value_key(value), (None, None))[1]
             ratio = None if not ref else (count / known) / ref
             flag = "unexpected" if ref is None or ref == 0 else (
                 "under_represented" if ratio is not None and ratio < self.under_ratio else None)
@@ -501,12 +502,12 @@ class DatasetAudit:
             warnings.append(f"target column {target!r}: {int((~labelled).sum())} rows without a label were left "
                             f"out of the label balance")
         codes, uniques = pd.factorize(values[labelled], sort=False)
-        labels = _sorted_values(uniques)
+        labels = sorted_values(uniques)
         positive = self._positive(labels, target)
-        keys = {_key(v): i for i, v in enumerate(labels)}
+        keys = {value_key(v): i for i, v in enumerate(labels)}
         label_codes = np.full(len(values), -1, dtype=np.int64)
-        label_codes[labelled] = np.array([keys[_key(u)] for u in uniques], dtype=np.int64)[codes]
-        is_positive = label_codes == keys[_key(positive)]
+        label_codes[labelled] = np.array([keys[value_key(u)] for u in uniques], dtype=np.int64)[codes]
+        is_positive = label_codes == keys[value_key(positive)]
         by = [_label_groups(index, label_codes, is_positive, labels) for index in indexes.values()]
         if joint is not None:
             by.append(_label_groups(joint, label_codes, is_positive, labels))
@@ -516,10 +517,10 @@ class DatasetAudit:
 
     def _positive(self, labels: list[object], target: str) -> object:
         if self.positive is not None:
-            match = [v for v in labels if _key(v) == _key(self.positive)]
+            match = [v for v in labels if value_key(v) == value_key(self.positive)]
             if not match:
                 raise ValueError(f"positive: {self.positive!r} is not a label of column {target!r} "
-                                 f"(labels: {[_json_value(v) for v in labels[:10]]})")
+                                 f"(labels: {[json_value(v) for v in labels[:10]]})")
             return match[0]
         if len(labels) == 2:
             return labels[1]
@@ -834,39 +835,8 @@ def _check_input(frame: Any, sensitive: Sequence[str], target: str | None) -> li
     return names
 
 
-def _sorted_values(uniques: Any) -> list[object]:
-    """Distinct values as plain scalars, sorted (by type name then text when they do not compare)."""
-    distinct = [v.item() if isinstance(v, np.generic) else v for v in uniques]
-    try:
-        return sorted(distinct)
-    except TypeError:
-        return sorted(distinct, key=lambda v: (type(v).__name__, str(v)))
 
 
-def _key(value: object) -> str:
-    """Text that matches a value across spellings: ``"1"``, ``1`` and ``1.0`` agree."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
-
-
-def _json_value(value: object) -> object:
-    """A value as JSON can hold it: plain scalars kept, NaN as ``None``, anything else as text."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return str(value)
-
-
-def _num(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _int_param(name: str, value: object, low: int) -> int:

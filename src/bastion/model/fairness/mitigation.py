@@ -17,7 +17,6 @@ the fairness metrics of ``FairnessTest`` for both on the test rows. The target i
 
 from __future__ import annotations
 
-import math
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -28,6 +27,7 @@ import numpy as np
 
 from bastion.data.files import DataError
 from bastion.model.fairness.groups import GroupIndex
+from bastion.model.fairness.values import check_roles, finite, json_value, sorted_values, value_key
 from bastion.model.tabular import TabularModel, require_columns
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ def _label_codes(labels: Any, rows: int, positive: object | None) -> np.ndarray:
     codes, uniques = pd.factorize(values, sort=False)
     if positive is None:
         return np.asarray(codes, dtype=np.int64)
-    hits = np.array([_key(u) == _key(positive) for u in uniques], dtype=np.int64)
+    hits = np.array([value_key(u) == value_key(positive) for u in uniques], dtype=np.int64)
     if not hits.any():
         raise ValueError(f"positive: {positive!r} is not one of the labels")
     return np.asarray(hits[codes], dtype=np.int64)
@@ -121,9 +121,9 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         """``{"accuracy", "balanced_accuracy", "selection_rate", "metrics"}`` (NaN as ``null``)."""
-        return {"accuracy": _num(self.accuracy), "balanced_accuracy": _num(self.balanced_accuracy),
-                "selection_rate": _num(self.selection_rate),
-                "metrics": {k: _num(v) for k, v in self.metrics.items()}}
+        return {"accuracy": finite(self.accuracy), "balanced_accuracy": finite(self.balanced_accuracy),
+                "selection_rate": finite(self.selection_rate),
+                "metrics": {k: finite(v) for k, v in self.metrics.items()}}
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ class MitigationResult:
     def change(self) -> dict[str, float | None]:
         """after - before for accuracy, balanced accuracy, selection rate and each fairness metric."""
         before, after = self._flat(self.before), self._flat(self.after)
-        return {k: None if _num(before[k]) is None or _num(after.get(k)) is None else after[k] - before[k]
+        return {k: None if finite(before[k]) is None or finite(after.get(k)) is None else after[k] - before[k]
                 for k in before if k in after}
 
     @staticmethod
@@ -170,10 +170,10 @@ class MitigationResult:
     def to_dict(self) -> dict[str, Any]:
         """``{"method", "constraint", "positive", "features", "sensitive", "train_rows", "test_rows", "before",
         "after", "change", "warnings"}``."""
-        return {"method": self.method, "constraint": self.constraint, "positive": _json_value(self.positive),
+        return {"method": self.method, "constraint": self.constraint, "positive": json_value(self.positive),
                 "features": list(self.features), "sensitive": list(self.sensitive), "train_rows": self.train_rows,
                 "test_rows": self.test_rows, "before": self.before.to_dict(), "after": self.after.to_dict(),
-                "change": {k: _num(v) for k, v in self.change.items()}, "warnings": list(self.warnings)}
+                "change": {k: finite(v) for k, v in self.change.items()}, "warnings": list(self.warnings)}
 
 
 # ---- the mitigation ----
@@ -270,19 +270,14 @@ class Mitigation:
 
         if not isinstance(frame, pd.DataFrame):
             raise ValueError(f"frame: give a pandas DataFrame, not {type(frame).__name__}")
-        if not sensitive:
-            raise ValueError("sensitive: name at least one column")
-        require_columns(frame, [target], "target column")
-        require_columns(frame, sensitive, "sensitive column")
-        if target in sensitive:
-            raise ValueError(f"the target column {target!r} cannot also be sensitive")
+        check_roles(frame, target, sensitive)
         values = frame[target].to_numpy(dtype=object)
         empty = np.flatnonzero(np.asarray(pd.isna(values), dtype=bool))
         if len(empty):
             raise DataError(f"target column {target!r} is empty at row {int(empty[0])} ({len(empty)} rows)")
-        labels = _sorted_labels(values)
+        labels = sorted_values(values)
         if self.positive is not None:
-            match = [v for v in labels if _key(v) == _key(self.positive)]
+            match = [v for v in labels if value_key(v) == value_key(self.positive)]
             if not match:
                 raise ValueError(f"positive: {self.positive!r} is not a label of {target!r} "
                                  f"(labels: {[str(v) for v in labels[:10]]})")
@@ -293,7 +288,7 @@ class Mitigation:
             raise ValueError(f"target column {target!r} has {len(labels)} label(s): mitigation needs two, or name the "
                              f"positive one (positive=...) to test it against the rest")
         codes, uniques = pd.factorize(values, sort=False)
-        y = np.array([_key(u) == _key(positive) for u in uniques], dtype=np.int64)[codes]
+        y = np.array([value_key(u) == value_key(positive) for u in uniques], dtype=np.int64)[codes]
         if y.min() == y.max():
             raise ValueError(f"target column {target!r}: every row is {'' if y[0] else 'not '}{positive!r}")
         return y, positive
@@ -488,39 +483,8 @@ def _moment(constraint: str) -> Any:
 # ---- helpers ----
 
 
-def _sorted_labels(values: np.ndarray) -> list[object]:
-    import pandas as pd
-
-    distinct = [v.item() if isinstance(v, np.generic) else v for v in pd.unique(values)]
-    try:
-        return sorted(distinct)
-    except TypeError:
-        return sorted(distinct, key=lambda v: (type(v).__name__, str(v)))
 
 
-def _key(value: object) -> str:
-    """Text that matches a value across spellings: ``"1"``, ``1`` and ``1.0`` agree."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return str(value)
-
-
-def _json_value(value: object) -> object:
-    if isinstance(value, np.generic):
-        value = value.item()
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    return str(value)
-
-
-def _num(value: float | None) -> float | None:
-    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _last_line(exc: BaseException) -> str:

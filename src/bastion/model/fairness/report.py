@@ -30,6 +30,7 @@ from bastion.model.fairness.calibration import (
     check_scores,
 )
 from bastion.model.fairness.groups import MAX_GROUPS, GroupIndex
+from bastion.model.fairness.values import finite, json_value, plain
 
 TASKS = ("auto", "classification", "regression")
 """Values of ``FairnessTest(task=...)``."""
@@ -62,10 +63,10 @@ class GroupResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The group's JSON: ``group``, ``size``, the values, ``calibration`` when present, ``intervals``."""
-        out: dict[str, Any] = {"group": {k: _json_value(v) for k, v in self.group.items()}, "size": self.size}
+        out: dict[str, Any] = {"group": {k: json_value(v) for k, v in self.group.items()}, "size": self.size}
         if self.weight is not None:
-            out["weight"] = _number(self.weight)
-        out.update({name: _number(v) for name, v in self.values.items()})
+            out["weight"] = finite(self.weight)
+        out.update({name: finite(v) for name, v in self.values.items()})
         if self.calibration is not None:
             out["calibration"] = self.calibration.to_dict()
         out["intervals"] = {name: _pair(v) for name, v in self.intervals.items()}
@@ -86,9 +87,9 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         """JSON: ``group`` (when one), ``size`` and the metrics."""
         out: dict[str, Any] = {} if self.group is None else {
-            "group": {k: _json_value(v) for k, v in self.group.items()}}
+            "group": {k: json_value(v) for k, v in self.group.items()}}
         out["size"] = self.size
-        out.update({name: _number(v) for name, v in self.metrics.items()})
+        out.update({name: finite(v) for name, v in self.metrics.items()})
         return out
 
 
@@ -109,7 +110,7 @@ class PrivilegedResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: ``privileged``, ``privileged_rows``, ``aggregate``, ``groups``, ``intervals``."""
-        return {"privileged": {k: _json_value(v) for k, v in self.privileged.items()},
+        return {"privileged": {k: json_value(v) for k, v in self.privileged.items()},
                 "privileged_rows": self.privileged_rows, "aggregate": self.aggregate.to_dict(),
                 "groups": [g.to_dict() for g in self.groups],
                 "intervals": {name: _pair(v) for name, v in self.intervals.items()}}
@@ -147,7 +148,7 @@ class FourFifths:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON: ``ratio``, ``passed``, ``threshold``."""
-        return {"ratio": _number(self.ratio), "passed": self.passed, "threshold": FOUR_FIFTHS}
+        return {"ratio": finite(self.ratio), "passed": self.passed, "threshold": FOUR_FIFTHS}
 
 
 @dataclass(frozen=True)
@@ -184,9 +185,9 @@ class FairnessReport:
     def to_dict(self) -> dict[str, Any]:
         """The JSON report (no NaN: undefined numbers are ``null``)."""
         return {
-            "task": self.task, "positive": _json_value(self.positive), "sensitive": list(self.sensitive),
+            "task": self.task, "positive": json_value(self.positive), "sensitive": list(self.sensitive),
             "rows": self.rows, "weighted": self.weighted, "groups": [g.to_dict() for g in self.groups],
-            "metrics": {name: _number(v) for name, v in self.metrics.items()},
+            "metrics": {name: finite(v) for name, v in self.metrics.items()},
             "intervals": {name: _pair(v) for name, v in self.intervals.items()},
             "bootstrap": self.bootstrap.to_dict(),
             "calibration": None if self.calibration is None else self.calibration.to_dict(),
@@ -339,7 +340,7 @@ class FairnessTest:
         notes = [*self._size_warnings(index), *_rate_warnings(index, counts, p.positive),
                  *_four_fifths_warning(index, rates["selection_rate"], four), *boot.warnings(index)]
         return FairnessReport(
-            task="classification", positive=_json_plain(p.positive), sensitive=index.columns, rows=index.rows,
+            task="classification", positive=plain(p.positive), sensitive=index.columns, rows=index.rows,
             weighted=p.weights is not None, groups=groups, metrics=metrics, intervals=boot.metric_intervals(),
             bootstrap=boot.settings(), calibration=calibration, versus_privileged=versus, four_fifths_rule=four,
             warnings=tuple(notes))
@@ -363,7 +364,7 @@ class FairnessTest:
         each = tuple(Comparison(group=index.groups[g], size=int(index.sizes[g]),
                                 metrics=_floats(m.privileged_comparison(counts[g], privileged)))
                      for g in np.flatnonzero(~mask).tolist())
-        return PrivilegedResult(privileged={k: _json_plain(v) for k, v in self.privileged.items()},
+        return PrivilegedResult(privileged={k: plain(v) for k, v in self.privileged.items()},
                                 privileged_rows=int(index.sizes[mask].sum()), aggregate=aggregate, groups=each,
                                 intervals=boot.versus_intervals())
 
@@ -554,7 +555,7 @@ def _numbers(name: str, values: np.ndarray) -> np.ndarray:
 def _unique(values: np.ndarray) -> list[object]:
     import pandas as pd
 
-    return [_json_plain(v) for v in pd.unique(values).tolist()]
+    return [plain(v) for v in pd.unique(values).tolist()]
 
 
 def _positive(truth: np.ndarray, pred: np.ndarray, positive: object | None) -> object:
@@ -617,8 +618,9 @@ def _rate_warnings(index: GroupIndex, counts: np.ndarray, positive: object) -> l
     weighed = counts.sum(axis=1) > 0
     for what, flags in empty.items():
         for g in np.flatnonzero(flags & weighed).tolist():
+            verb = "are" if " and " in rates[what] else "is"
             notes.append(f"{index.label(g)} has {what} (positive = {positive!r}): its {rates[what]} "
-                         f"are reported as 0, as Fairlearn does")
+                         f"{verb} reported as 0, as Fairlearn does")
     notes += [f"{index.label(g)} has a total sample weight of 0: its rates are undefined"
               for g in np.flatnonzero(~weighed).tolist()]
     return notes
@@ -632,27 +634,8 @@ def _four_fifths_warning(index: GroupIndex, selection: np.ndarray, four: FourFif
             f"{index.label(low)} is selected at {selection[low]:.3f}, {index.label(high)} at {selection[high]:.3f}"]
 
 
-def _json_plain(value: object) -> object:
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
-
-def _json_value(value: object) -> object:
-    """A value JSON can hold: text, numbers, booleans, null; anything else as text."""
-    value = _json_plain(value)
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if np.isfinite(value) else str(value)
-    return str(value)
-
-
-def _number(value: float | None) -> float | None:
-    if value is None or not np.isfinite(value):
-        return None
-    return float(value)
 
 
 def _pair(interval: Interval) -> list[float | None]:
-    return [_number(interval[0]), _number(interval[1])]
+    return [finite(interval[0]), finite(interval[1])]

@@ -15,6 +15,7 @@ import numpy as np
 
 from bastion.data.files import DataError
 from bastion.model.fairness.mitigation import METHODS
+from bastion.model.fairness.values import check_roles, value_key
 from bastion.model.tabular import TabularModel, require_columns
 
 if TYPE_CHECKING:
@@ -115,20 +116,13 @@ def group_frame(frame: pd.DataFrame, sensitive: Sequence[str], bins: Mapping[str
 
 def match_value(given: object, values: np.ndarray, where: str) -> object:
     """The value in ``values`` that ``given`` spells (``"1"`` matches ``1`` and ``1.0``); ``ValueError`` if none."""
-    present = {_key(v): v for v in np.unique(np.asarray(values[~_missing(values)], dtype=object)).tolist()}
-    key = _key(given)
+    present = {value_key(v): v for v in np.unique(np.asarray(values[~_missing(values)], dtype=object)).tolist()}
+    key = value_key(given)
     if key not in present:
         shown = sorted(present)[:10]
         raise ValueError(f"{where}: {given!r} is not a value of the column (values: {shown})")
     return present[key]
 
-
-def _key(value: object) -> str:
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        value = int(value)
-    return str(value)
 
 
 def _missing(values: np.ndarray) -> np.ndarray:
@@ -146,12 +140,7 @@ def _no_missing(frame: pd.DataFrame, column: str, what: str) -> None:
 
 def _check_columns(frame: pd.DataFrame, target: str, sensitive: Sequence[str], prediction: str | None,
                    score: str | None) -> None:
-    if not sensitive:
-        raise ValueError("name at least one sensitive column")
-    require_columns(frame, [target], "target column")
-    require_columns(frame, sensitive, "sensitive column")
-    if target in sensitive:
-        raise ValueError(f"the target column {target!r} cannot also be sensitive")
+    check_roles(frame, target, sensitive)
     for option, column in (("prediction", prediction), ("score", score)):
         if column is not None:
             require_columns(frame, [column], f"{option} column")
@@ -180,10 +169,10 @@ def _model_predictions(model: TabularModel, frame: pd.DataFrame, target: str, se
             return y_pred, None
         labels = np.unique(np.concatenate([np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)]))
         positive = labels[-1] if len(labels) == 2 else classes[-1]
-    keys = [_key(c) for c in classes.tolist()]
-    if _key(positive) not in keys:
+    keys = [value_key(c) for c in classes.tolist()]
+    if value_key(positive) not in keys:
         raise ValueError(f"{model.name}: the positive label {positive!r} is not one of its classes {keys[:10]}")
-    return y_pred, model.predict_proba(frame)[:, keys.index(_key(positive))]
+    return y_pred, model.predict_proba(frame)[:, keys.index(value_key(positive))]
 
 
 def _mitigate(model: TabularModel | None, frame: pd.DataFrame, target: str, groups: pd.DataFrame,
