@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import RandomForestClassifier
+from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -99,6 +99,21 @@ def test_failed_checks_are_warnings_not_errors(people: pd.DataFrame, forest: Pip
     report = ExplainTest(sample=30, background=20).run(forest, people)
     assert not report.additivity_ok and report.to_dict()["checks"]["additivity_ok"] is False
     assert any(w.startswith("additivity: local") for w in report.warnings)
+
+
+def test_additivity_tolerance_follows_the_output_scale() -> None:
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"months": rng.integers(4, 72, 400), "age": rng.integers(19, 75, 400)})
+    amount = 150.0 * frame["months"] + 20.0 * frame["age"] + rng.normal(0, 500, 400)
+    model = RandomForestRegressor(n_estimators=20, max_depth=6, random_state=0).fit(frame, amount)
+    report = ExplainTest(sample=50, background=30, rows=[0, 1]).run(as_tabular(model), frame)
+    scale = float(np.abs(report.shap.predictions).max())
+    assert scale > 1000 and report.additivity_tolerance == pytest.approx(1e-6 * scale)
+    assert report.additivity_ok and report.additivity_max_error <= report.additivity_tolerance
+    probabilities = ExplainTest(sample=30, background=20, rows=[0]).run(
+        as_tabular(RandomForestClassifier(n_estimators=10, random_state=0).fit(frame, amount > amount.median())),
+        frame)
+    assert probabilities.additivity_tolerance == 1e-6
 
 
 def test_unstable_rankings_and_spent_budgets_are_reported() -> None:

@@ -32,7 +32,7 @@ from bastion.model.explain.importance import (
     tm_frame,
 )
 from bastion.model.explain.records import LocalExplanation, local_explanations
-from bastion.model.explain.shapley import ADDITIVITY_TOLERANCE, METHODS, ShapExplainer, ShapValues
+from bastion.model.explain.shapley import METHODS, ShapExplainer, ShapValues
 from bastion.model.tabular import TabularModel, as_tabular
 
 if TYPE_CHECKING:
@@ -84,8 +84,13 @@ class ExplanationReport:
 
     @property
     def additivity_ok(self) -> bool:
-        """Every explained row's SHAP values add up to its output within 1e-6."""
-        return bool(self.additivity_max_error <= ADDITIVITY_TOLERANCE)
+        """Every explained row's SHAP values add up to its output within ``additivity_tolerance``."""
+        return self.local_values.additivity_ok and self.shap.additivity_ok
+
+    @property
+    def additivity_tolerance(self) -> float:
+        """1e-6 on the scale of the outputs explained (1e-6 itself for probabilities)."""
+        return max(self.local_values.additivity_tolerance, self.shap.additivity_tolerance)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -103,7 +108,7 @@ class ExplanationReport:
             "shap_rows": len(self.shap.rows), "shap_rows_asked": self.shap.rows_asked,
             "local": [record.to_dict() for record in self.local],
             "checks": {"additivity_max_error": self.additivity_max_error, "additivity_ok": self.additivity_ok,
-                       "additivity_tolerance": ADDITIVITY_TOLERANCE, "ranking_stability": stability},
+                       "additivity_tolerance": self.additivity_tolerance, "ranking_stability": stability},
             "warnings": list(self.warnings), "notes": list(self.notes), "seconds": self.seconds,
         }
 
@@ -228,7 +233,7 @@ def _warnings(local: ShapValues, glob: ShapValues, shap_stability: RankingStabil
     for name, values in (("local", local), ("global", glob)):
         if not values.additivity_ok:
             found.append(f"additivity: {name} SHAP values miss the explained output by up to "
-                         f"{values.additivity_error:.3g} (tolerance {ADDITIVITY_TOLERANCE:g})")
+                         f"{values.additivity_error:.3g} (tolerance {values.additivity_tolerance:.3g})")
         if not values.complete:
             found.append(f"time budget: {name} SHAP explained {len(values.rows)} of {values.rows_asked} rows")
     for name, stability in (("SHAP", shap_stability), ("permutation importance",
