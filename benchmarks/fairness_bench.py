@@ -29,7 +29,6 @@ import importlib
 import json
 import logging
 import os
-import platform
 import sys
 import time
 import warnings
@@ -39,6 +38,8 @@ from typing import Any
 
 import numpy as np
 
+from _targets import Row, print_targets, versions
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
@@ -47,8 +48,6 @@ TARGETS = {"speedup": 50.0, "bootstrap_seconds": 5.0}
 GROUP_NAMES = ("White", "Black", "Asian-Pac-Islander", "Amer-Indian-Eskimo", "Other", "Hispanic", "Mixed",
                "Unknown")
 
-Row = tuple[str, str, str, str, bool | None]
-"""(section, target, Bastion's value, the peer's value, pass); pass ``None`` for information rows."""
 
 
 def make_data(rows: int, groups: int, seed: int) -> dict[str, Any]:
@@ -193,23 +192,6 @@ def rows_for(groups: int, r: dict[str, Any], args: argparse.Namespace) -> list[R
     return rows
 
 
-def print_targets(rows: list[Row]) -> bool:
-    """The final table; True when every target row passed."""
-    print(f"\n{'section':<11}{'target':<46}{'Bastion':>12}{'peer':>26}  result")
-    for section, name, mine, theirs, ok in rows:
-        verdict = "" if ok is None and name.startswith("  ") else ("PASS" if ok else ("FAIL" if ok is False else "-"))
-        print(f"{section:<11}{name:<46}{mine:>12}{theirs:>26}  {verdict}")
-    return all(ok is not False for _, _, _, _, ok in rows)
-
-
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("numpy", "pandas", "sklearn", "fairlearn", "bastion"):
-        try:
-            found[name] = str(getattr(importlib.import_module(name), "__version__", "?"))
-        except ImportError:
-            found[name] = "not installed"
-    return found
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -240,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.disable(logging.WARNING)
     print("command: .venv/bin/python benchmarks/fairness_bench.py " + " ".join(sys.argv[1:] if argv is None
                                                                                  else argv))
-    found = versions()
+    found = versions(("numpy", "pandas", "sklearn", "fairlearn", "bastion"))
     print("versions: " + ", ".join(f"{k} {v}" for k, v in found.items()) + f"; {os.cpu_count()} CPUs")
     results: dict[str, Any] = {"versions": found, "args": {k: str(v) for k, v in vars(args).items()}}
     rows: list[Row] = []
@@ -249,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         results[f"groups_{groups}"] = r = bench_groups(data, args)
         print_section(groups, r, args)
         rows += rows_for(groups, r, args)
-    ok = print_targets(rows)
+    ok = print_targets(rows, (11, 46, 12, 26))
     if args.json:
         args.json.write_text(json.dumps(results, indent=1, default=str))
         print(f"wrote {args.json}")

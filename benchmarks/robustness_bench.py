@@ -33,7 +33,6 @@ import copy
 import importlib
 import json
 import os
-import platform
 import sys
 import time
 import warnings
@@ -42,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from _targets import Row, print_targets, versions
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -62,8 +63,6 @@ TARGETS = {"pgd_time_ratio": 0.6, "pgd_accuracy_gap": 0.02, "hsj_speedup": 10.0,
 """The issue's targets. ``hsj_l2_ratio``: "a similar median perturbation", read as Bastion's median L2 at most 1.2x
 ART's (a smaller perturbation is a better attack, so there is no lower bound)."""
 
-Row = tuple[str, str, str, str, bool | None]
-"""(section, target, Bastion's value, the peer's value, pass); pass ``None`` for rows printed as information."""
 
 
 class PeerMissing(RuntimeError):
@@ -654,23 +653,6 @@ BENCHES: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]], Callabl
     "backdoor": (bench_backdoor, print_backdoor, rows_backdoor), "labels": (bench_labels, print_labels, rows_labels)}
 
 
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version()}
-    for name in ("numpy", "sklearn", "torch", "art", "cleanlab", "bastion"):
-        try:
-            found[name] = str(getattr(importlib.import_module(name), "__version__", "?"))
-        except ImportError:
-            found[name] = "not installed"
-    return found
-
-
-def print_targets(rows: list[Row]) -> bool:
-    """The final table; True when every target row passed."""
-    print(f"\n{'section':<10}{'target':<58}{'Bastion':>24}{'peer':>24}  result")
-    for section, name, mine, theirs, ok in rows:
-        verdict = "" if ok is None and name.startswith("  ") else ("PASS" if ok else ("FAIL" if ok is False else "-"))
-        print(f"{section:<10}{name:<58}{mine:>24}{theirs:>24}  {verdict}")
-    return all(ok is not False for _, name, _, _, ok in rows)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -700,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print("command: .venv/bin/python benchmarks/robustness_bench.py " + " ".join(sys.argv[1:] if argv is None
                                                                                    else argv))
-    found = versions()
+    found = versions(("numpy", "sklearn", "torch", "art", "cleanlab", "bastion"))
     print("versions: " + ", ".join(f"{k} {v}" for k, v in found.items()) + f"; {os.cpu_count()} CPUs")
     if found["torch"] != "not installed":
         torch_module().set_num_threads(args.threads)
